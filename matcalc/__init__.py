@@ -1,0 +1,8 @@
+"""matcalc: symbolic matrix calculus in compact matrix notation, with the derivation shown."""
+from .errors import EvaluationError, MatcalcError, ParseError, ShapeError, UnsupportedError
+from .expr import Expr, parse
+from .parser import parse_program
+
+__all__ = ["Expr", "parse", "parse_program", "MatcalcError", "ParseError", "ShapeError",
+           "UnsupportedError", "EvaluationError"]
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""The one error hierarchy every bad input ends in.
+
+Each error can carry the source text and a span inside it; its message then shows the line,
+the column and a caret under the offending spot, so a user sees *where* as well as *what*.
+"""
+from __future__ import annotations
+
+
+class MatcalcError(Exception):
+    """Base of all errors matcalc raises on purpose.
+
+    ``message`` says what went wrong and what was expected; ``source`` is the text it happened
+    in and ``span`` the (start, end) character offsets of the culprit inside it.
+    """
+
+    def __init__(self, message: str, source: str | None = None, span: tuple[int, int] | None = None):
+        self.message = message
+        self.source = source
+        self.span = span
+        super().__init__(self.__str__())
+
+    @property
+    def line(self) -> int | None:
+        if self.source is None or self.span is None:
+            return None
+        return self.source.count("\n", 0, self.span[0]) + 1
+
+    @property
+    def column(self) -> int | None:
+        if self.source is None or self.span is None:
+            return None
+        return self.span[0] - (self.source.rfind("\n", 0, self.span[0]) + 1) + 1
+
+    def caret(self) -> str:
+        """The offending source line with ``^`` marks under the span ('' when unknown)."""
+        if self.source is None or self.span is None:
+            return ""
+        start, end = self.span
+        line_start = self.source.rfind("\n", 0, start) + 1
+        line_end = self.source.find("\n", start)
+        if line_end < 0:
+            line_end = len(self.source)
+        text = self.source[line_start:line_end]
+        width = max(1, min(end, line_end) - start)
+        return f"{text}\n{' ' * (start - line_start)}{'^' * width}"
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        return f"{self.message} (line {self.line}, column {self.column})\n{self.caret()}"
+
+    def with_source(self, source: str, span: tuple[int, int] | None) -> "MatcalcError":
+        """Attach a location if this error has none yet; returns self for ``raise ... from``."""
+        if self.source is None and span is not None:
+            self.source, self.span = source, span
+            self.args = (self.__str__(),)
+        return self
+
+
+class ParseError(MatcalcError):
+    """The text is not in the matcalc language."""
+
+
+class ShapeError(MatcalcError):
+    """Operand shapes do not fit together (or contradict a declaration)."""
+
+
+class UnsupportedError(MatcalcError):
+    """A construct matcalc understands but cannot (yet) handle for this operation."""
+
+
+class EvaluationError(MatcalcError):
+    """Values given for evaluation are missing, of the wrong rank, or of inconsistent sizes."""

@@ -1,0 +1,288 @@
+"""Shape rules, one per op, and the unification that infers undeclared dimensions.
+
+A rule takes the argument shapes and a :class:`Unifier` and returns the result shape, or raises
+:class:`Mismatch` with a sentence in which ``{0}``, ``{1}`` stand for the operands; the caller
+fills those in with the operands' text and location.  The same rules serve inference in the
+parser (with dimension variables) and :func:`make`, the checked constructor the engine uses.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .errors import ShapeError
+from .ir import ALL_OPS, ELEMENTWISE, SCALAR, Dim, Node, Op, Shape, Num
+
+
+class Mismatch(Exception):
+    """A shape rule's refusal; ``args[0]`` is a sentence with ``{0}``/``{1}`` for the operands."""
+
+
+class Unifier:
+    """Union-find over dimension variables (strings starting with ``?``); other dims are rigid."""
+
+    def __init__(self):
+        self.parent: dict[str, Dim] = {}
+        self.count = 0
+
+    def fresh(self) -> str:
+        self.count += 1
+        return f"?{self.count}"
+
+    def find(self, d: Dim) -> Dim:
+        path = []
+        while isinstance(d, str) and d in self.parent:
+            path.append(d)
+            d = self.parent[d]
+        for p in path:
+            self.parent[p] = d
+        return d
+
+    def unify(self, a: Dim, b: Dim) -> bool:
+        a, b = self.resolve_dim(a), self.resolve_dim(b)
+        if a == b:
+            return True
+        if is_var(a):
+            self.parent[a] = b
+            return True
+        if is_var(b):
+            self.parent[b] = a
+            return True
+        pa, pb = _parts(a), _parts(b)
+        if len(pa) == len(pb) > 1:  # m*n = p*q is taken factor by factor (vec, kron)
+            return all(self.unify(x, y) for x, y in zip(pa, pb))
+        return False
+
+    def resolve_dim(self, d: Dim) -> Dim:
+        """``find``, also inside product dimensions such as ``m*n`` (from vec and kron)."""
+        if isinstance(d, str) and "*" in d:
+            total: Dim = 1
+            for part in d.split("*"):
+                total = _times(total, self.resolve_dim(part))
+            return total
+        return self.find(d)
+
+    def resolve(self, shape: Shape) -> Shape:
+        return tuple(self.resolve_dim(d) for d in shape)
+
+
+def _parts(d: Dim) -> list:
+    return d.split("*") if isinstance(d, str) else [d]
+
+
+def is_var(d: Dim) -> bool:
+    """A dimension variable of inference (``?3``); products like ``?1*m`` are not variables."""
+    return isinstance(d, str) and d.startswith("?") and "*" not in d
+
+
+def is_scalar(s: Shape) -> bool:
+    return s[0] == 1 and s[1] == 1
+
+
+def is_vector(s: Shape) -> bool:
+    """A column vector (n, 1), n not the literal 1."""
+    return s[1] == 1 and s[0] != 1
+
+
+def fmt_dim(d: Dim) -> str:
+    return "?" if is_var(d) else str(d)
+
+
+def fmt_shape(s: Shape) -> str:
+    """``scalar``, ``n`` for a column vector, ``1×n`` for a row, ``m×n`` for a matrix."""
+    if is_scalar(s):
+        return "scalar"
+    if is_vector(s):
+        return fmt_dim(s[0])
+    return f"{fmt_dim(s[0])}×{fmt_dim(s[1])}"
+
+
+SHAPE_RULES: dict[str, Callable[..., Shape]] = {}
+
+
+def rule(*ops: str):
+    def register(fn):
+        for op in ops:
+            SHAPE_RULES[op] = fn
+        return fn
+    return register
+
+
+def _same(sentence: str):
+    def same_or_broadcast(shapes, u: Unifier) -> Shape:
+        a, b = (u.resolve(s) for s in shapes)
+        if is_scalar(a):
+            return b
+        if is_scalar(b):
+            return a
+        if u.unify(a[0], b[0]) and u.unify(a[1], b[1]):
+            return u.resolve(a)
+        raise Mismatch(sentence.format(a=f"{{0}} ({fmt_shape(a)})", b=f"{{1}} ({fmt_shape(b)})"))
+    same_or_broadcast.__doc__ = "Equal shapes, or a scalar broadcast over the other operand."
+    return same_or_broadcast
+
+
+rule("add")(_same("cannot add {a} and {b}: the shapes differ"))
+rule("sub")(_same("cannot subtract {b} from {a}: the shapes differ"))
+rule("hadamard")(_same("cannot multiply {a} elementwise by {b}: the shapes differ"))
+rule("ediv")(_same("cannot divide {a} elementwise by {b}: the shapes differ"))
+rule("epow")(_same("cannot raise {a} elementwise to {b}: the shapes differ"))
+
+
+@rule("mul")
+def shape_mul(shapes, u):
+    """(m×k)(k×n) is m×n; a scalar on either side scales the other operand."""
+    a, b = (u.resolve(s) for s in shapes)
+    if is_scalar(a):
+        return b
+    if is_scalar(b):
+        return a
+    if not u.unify(a[1], b[0]):
+        raise Mismatch(f"cannot multiply {{0}} ({fmt_shape(a)}) by {{1}} ({fmt_shape(b)}): "
+                       f"inner dimensions {fmt_dim(a[1])} and {fmt_dim(b[0])} differ")
+    return u.resolve((a[0], b[1]))
+
+
+@rule("div")
+def shape_div(shapes, u):
+    """A / s divides by a scalar s."""
+    a, b = (u.resolve(s) for s in shapes)
+    if not is_scalar(b):
+        raise Mismatch(f"cannot divide by {{1}} ({fmt_shape(b)}): '/' divides by a scalar; "
+                       "use './' for elementwise division or inv(...) for a matrix inverse")
+    return a
+
+
+@rule("pow")
+def shape_pow(shapes, u):
+    """s^t for scalars; A^k for a square matrix A (k an integer, checked by :func:`make`)."""
+    a, b = (u.resolve(s) for s in shapes)
+    if not is_scalar(b):
+        raise Mismatch(f"the exponent {{1}} must be a scalar, not {fmt_shape(b)}")
+    if is_scalar(a):
+        return a
+    if a[1] == 1 or a[0] == 1:
+        raise Mismatch(f"cannot raise the vector {{0}} ({fmt_shape(a)}) to a power: use '.^' for an "
+                       "elementwise power, or x'*x for the squared norm")
+    if not u.unify(a[0], a[1]):
+        raise Mismatch(f"cannot raise {{0}} ({fmt_shape(a)}) to a power: it is not square")
+    return u.resolve(a)
+
+
+@rule("neg", *ELEMENTWISE)
+def shape_same(shapes, u):
+    """The result has the shape of the argument."""
+    return u.resolve(shapes[0])
+
+
+@rule("transpose")
+def shape_transpose(shapes, u):
+    """(m×n)' is n×m."""
+    a = u.resolve(shapes[0])
+    return (a[1], a[0])
+
+
+@rule("sum", "norm1", "norm2")
+def shape_reduce(shapes, u):
+    """A reduction over all entries is a scalar."""
+    return SCALAR
+
+
+def _square(name: str, a: Shape, u: Unifier) -> Shape:
+    if is_scalar(a):
+        raise Mismatch(f"{name} needs a square matrix, but {{0}} is a scalar")
+    if a[1] == 1 or a[0] == 1 or not u.unify(a[0], a[1]):
+        raise Mismatch(f"{name} needs a square matrix, but {{0}} is {fmt_shape(a)}")
+    return u.resolve(a)
+
+
+@rule("tr", "det", "logdet")
+def shape_square_to_scalar(shapes, u):
+    """tr, det and logdet take a square matrix to a scalar."""
+    _square("tr, det and logdet each", u.resolve(shapes[0]), u)
+    return SCALAR
+
+
+@rule("inv")
+def shape_inv(shapes, u):
+    """inv takes a square matrix to one of the same shape."""
+    return _square("inv", u.resolve(shapes[0]), u)
+
+
+@rule("diag")
+def shape_diag(shapes, u):
+    """diag(x) of a vector is n×n; diag(A) of a square matrix is the vector of its diagonal."""
+    a = u.resolve(shapes[0])
+    if a[1] == 1:
+        return (a[0], a[0])
+    if a[0] == 1:
+        raise Mismatch(f"diag takes a column vector or a square matrix, but {{0}} is a row ({fmt_shape(a)})")
+    s = _square("diag", a, u)
+    return (s[0], 1)
+
+
+@rule("softmax")
+def shape_softmax(shapes, u):
+    """softmax maps a vector to a vector of the same length."""
+    a = u.resolve(shapes[0])
+    if not (a[1] == 1):
+        raise Mismatch(f"softmax takes a column vector, but {{0}} is {fmt_shape(a)}")
+    return a
+
+
+@rule("logsumexp")
+def shape_logsumexp(shapes, u):
+    """logsumexp of a vector (or of all entries of a matrix) is a scalar."""
+    return SCALAR
+
+
+@rule("vec")
+def shape_vec(shapes, u):
+    """vec stacks the columns of an m×n matrix into an mn-vector."""
+    a = u.resolve(shapes[0])
+    return (_times(a[0], a[1]), 1)
+
+
+@rule("kron")
+def shape_kron(shapes, u):
+    """kron(A, B) of m×n and p×q matrices is mp×nq."""
+    a, b = (u.resolve(s) for s in shapes)
+    return (_times(a[0], b[0]), _times(a[1], b[1]))
+
+
+def _times(a: Dim, b: Dim) -> Dim:
+    """The product of two dimensions, as an int or a ``*``-joined name."""
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    return f"{a}*{b}"
+
+
+@rule("var", "num", "eye", "fill")
+def shape_leaf(shapes, u):
+    """Leaves carry their own shape."""
+    raise AssertionError("leaves are not built by rules")
+
+
+assert set(SHAPE_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(SHAPE_RULES)
+
+
+def make(op: str, *args: Node) -> Op:
+    """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`."""
+    try:
+        shape = SHAPE_RULES[op](tuple(a.shape for a in args), Unifier())
+    except Mismatch as e:
+        from .printing.text import to_text
+        raise ShapeError(e.args[0].format(*(to_text(a) for a in args))) from None
+    if op == "pow" and not is_scalar(args[0].shape) and not is_integer(args[1]):
+        raise ShapeError("a matrix power needs an integer exponent; use '.^' for elementwise powers")
+    return Op(op, tuple(args), shape)
+
+
+def is_integer(node: Node) -> bool:
+    """A literal integer (possibly negated)."""
+    if isinstance(node, Op) and node.op == "neg":
+        node = node.args[0]
+    return isinstance(node, Num) and float(node.value).is_integer()
