@@ -1,0 +1,111 @@
+"""The ``matcalc`` command: a thin shell over the Python API.
+
+Every subcommand reads an expression (from the argument, or from stdin when it is ``-`` or
+absent, which also suits expressions that start with ``-``), prints a result, and turns a
+:class:`MatcalcError` into a message with a caret and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+import numpy as np
+
+from .errors import MatcalcError
+from .expr import Expr, parse
+
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):
+    """Register ``fn(args) -> exit status`` as subcommand ``name``; ``arguments`` adds its options."""
+    def register(fn):
+        COMMANDS[name] = (help, arguments, fn)
+        return fn
+    return register
+
+
+def _expression_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("expr", nargs="?", default="-",
+                   help="the expression; '-' or nothing reads it from stdin (or write: -- -x'*y)")
+    p.add_argument("--decl", action="append", default=[], metavar="DECL",
+                   help="a declaration such as 'X: matrix(m,n)'; repeat for more")
+
+
+def _read_expr(args) -> str:
+    return sys.stdin.read() if args.expr == "-" else args.expr
+
+
+def _decls(args) -> str | None:
+    return "\n".join(args.decl) if args.decl else None
+
+
+def _parse(args) -> Expr:
+    return parse(_read_expr(args), _decls(args))
+
+
+def _parse_args(p):
+    _expression_arguments(p)
+    p.add_argument("--format", choices=("text", "latex", "json"), default="text")
+
+
+@command("parse", "parse an expression and show its shape and the inferred types", _parse_args)
+def _show_parse(args) -> int:
+    e = _parse(args)
+    if args.format == "json":
+        print(json.dumps({"expr": str(e), "latex": e.latex(), "shape": list(e.shape), "variables": e.variables},
+                         ensure_ascii=False, indent=2))
+    elif args.format == "latex":
+        print(e.latex())
+    else:
+        print(str(e))
+        print(f"  shape: {_shape_words(e.shape)}")
+        for name, t in e.variables.items():
+            print(f"  {name}: {t}")
+    return 0
+
+
+def _shape_words(shape: tuple) -> str:
+    if not shape:
+        return "scalar"
+    return f"vector({shape[0]})" if len(shape) == 1 else f"matrix({shape[0]},{shape[1]})"
+
+
+def _eval_args(p):
+    _expression_arguments(p)
+    p.add_argument("--values", required=True, metavar="JSON",
+                   help='values as JSON, e.g. \'{"x": [1, 2], "A": [[1, 0], [0, 1]]}\'')
+
+
+@command("eval", "evaluate an expression at given values (JSON)", _eval_args)
+def _evaluate(args) -> int:
+    e = _parse(args)
+    try:
+        values = json.loads(args.values)
+    except json.JSONDecodeError as err:
+        raise MatcalcError(f"--values must be a JSON object of name → number or nested lists: {err.msg}",
+                           args.values, (err.pos, err.pos + 1)) from None
+    result = e.evaluate(values)
+    print(json.dumps(np.asarray(result).tolist()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matcalc", description="Symbolic matrix calculus.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, arguments, fn) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        arguments(p)
+        p.set_defaults(run=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except MatcalcError as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,70 @@
+"""The public face of an expression: its IR plus shape, types, values and printed forms."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from .ir import Node, variables as ir_variables
+from .parser import Decls, parse_node, type_of_var
+from .printing.latex import to_latex
+from .printing.text import to_text
+
+
+def user_shape(shape: tuple) -> tuple:
+    """NumPy-style shape: ``()`` for a scalar, ``(n,)`` for a vector, ``(m, n)`` otherwise."""
+    if shape == (1, 1):
+        return ()
+    if shape[1] == 1:
+        return (shape[0],)
+    return tuple(shape)
+
+
+class Expr:
+    """A parsed, typed expression.  ``==`` compares structure (with shapes and kinds)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Node):
+        if not isinstance(node, Node):
+            raise TypeError("Expr wraps an IR node; use matcalc.parse(text) for text")
+        self.node = node
+
+    @property
+    def shape(self) -> tuple:
+        return user_shape(self.node.shape)
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """Each variable's type, declared or inferred, e.g. ``{"X": "matrix(m,n)"}``."""
+        return {name: str(type_of_var(v)) for name, v in ir_variables(self.node).items()}
+
+    def evaluate(self, values: Mapping[str, object]):
+        """The value with NumPy: a float, a 1-D array for a vector, a 2-D array for a matrix."""
+        from .evaluate import evaluate
+        return evaluate(self.node, values)
+
+    def latex(self) -> str:
+        return to_latex(self.node)
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+    def __str__(self) -> str:
+        return to_text(self.node)
+
+    def __repr__(self) -> str:
+        return f"matcalc.parse({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expr) and self.node == other.node
+
+    def __hash__(self) -> int:
+        return hash(self.node)
+
+
+def parse(text: str, decls: Decls = None) -> Expr:
+    """Parse ``text`` (declarations and definitions may precede the expression).
+
+    ``decls`` maps names to types (``"matrix(m,n)"``) or is a text of declarations.
+    """
+    node, _ = parse_node(text, decls)
+    return Expr(node)

@@ -1,0 +1,1 @@
+"""Printers: one table per output language, keyed by op."""
