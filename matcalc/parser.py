@@ -477,8 +477,8 @@ def parse_program(text: str, decls: Decls = None) -> Program:
                 raise ParseError(f"{name} is already defined by '='", text, stmt.span)
             declared[name] = _type_of(stmt.args[0], text)
             continue
+        new_names = [n for n in _check_names([stmt.args[0]], text) if n not in defs]
         body = _substitute(stmt.args[0], defs)
-        new_names = _check_names([body], text)
         used.update(new_names)
         if stmt.kind == "defn":
             name = stmt.head

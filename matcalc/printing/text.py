@@ -45,6 +45,9 @@ def text_eye(node, kids):
 
 @printer("fill")
 def text_fill(node, kids):
+    """vector(c), matrix(c), and vector(c)' for a row."""
+    if node.shape[0] == 1 and node.shape[1] != 1:
+        return f"vector({_number(node.value)})'", POSTFIX
     kind = "vector" if node.shape[1] == 1 else "matrix"
     return f"{kind}({_number(node.value)})", ATOM
 
@@ -112,3 +115,35 @@ assert set(TEXT_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(TEXT_RULES)
 def to_text(root: Node) -> str:
     """The expression in matcalc's input language."""
     return fold(root, lambda node, kids: TEXT_RULES[op_of(node)](node, kids))[0]
+
+
+def to_text_shared(root: Node, min_size: int = 4) -> str:
+    """Like :func:`to_text`, but a large result whose subexpressions repeat prints them once, as
+    definitions ``t1 = …`` on lines before it (matrixcalculus.org's "where"); it still parses."""
+    from itertools import count
+
+    from ..ir import postorder, variables
+
+    order = list(postorder(root))
+    sizes: dict[int, int] = {}
+    parents: dict[int, int] = {}
+    for node in order:
+        sizes[id(node)] = 1 + sum(sizes[id(c)] for c in node.children())
+        for c in node.children():
+            parents[id(c)] = parents.get(id(c), 0) + 1
+    shared = {id(n) for n in order if n is not root and n.children() and parents.get(id(n), 0) > 1
+              and sizes[id(n)] >= min_size}
+    if not shared or sizes[id(root)] <= 2 * len(order):
+        return to_text(root)
+    taken = set(variables(root))
+    names = (f"t{i}" for i in count(1) if f"t{i}" not in taken)
+    rendered: dict[int, tuple] = {}
+    lines = []
+    for node in order:
+        own = TEXT_RULES[op_of(node)](node, tuple(rendered[id(c)] for c in node.children()))
+        if id(node) in shared:
+            name = next(names)
+            lines.append(f"{name} = {own[0]}")
+            own = (name, ATOM)
+        rendered[id(node)] = own
+    return "\n".join(lines + [rendered[id(root)][0]])

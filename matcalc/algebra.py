@@ -1,0 +1,96 @@
+"""Checked constructors for the engine, with ``None`` standing for an exact zero.
+
+Differentials and adjoints are mostly zero (parts that do not depend on the variable); passing
+``None`` and dropping it here keeps the rule tables short.  Nothing here rewrites: that is
+:mod:`matcalc.simplify`'s job.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from .ir import Const, Node, Num, Op
+from .shapes import is_scalar, make
+
+Maybe = Optional[Node]
+
+
+def num(value) -> Num:
+    return Num(int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value))
+
+
+def ones(shape) -> Const:
+    return Const("fill", tuple(shape), 1)
+
+
+def eye(n) -> Const:
+    return Const("eye", (n, n))
+
+
+def plus(a: Maybe, b: Maybe) -> Maybe:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return make("add", a, b)
+
+
+def minus(a: Maybe, b: Maybe) -> Maybe:
+    if b is None:
+        return a
+    if a is None:
+        return make("neg", b)
+    return make("sub", a, b)
+
+
+def neg(a: Maybe) -> Maybe:
+    return None if a is None else make("neg", a)
+
+
+def times(a: Maybe, b: Maybe) -> Maybe:
+    """Matrix product (or scaling); zero if either factor is."""
+    if a is None or b is None:
+        return None
+    return make("mul", a, b)
+
+
+def emul(a: Maybe, b: Maybe) -> Maybe:
+    """Elementwise product, written ``*`` when either side is a scalar."""
+    if a is None or b is None:
+        return None
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        return make("mul", a, b)
+    return make("hadamard", a, b)
+
+
+def ediv(a: Maybe, b: Node) -> Maybe:
+    """Elementwise quotient, written ``/`` when the divisor is a scalar."""
+    if a is None:
+        return None
+    return make("div" if is_scalar(b.shape) else "ediv", a, b)
+
+
+def T(a: Maybe) -> Maybe:
+    return None if a is None else make("transpose", a)
+
+
+def apply(op: str, *args: Node) -> Node:
+    return make(op, *args)
+
+
+def total(terms) -> Maybe:
+    """The sum of the non-zero terms."""
+    out = None
+    for t in terms:
+        out = plus(out, t)
+    return out
+
+
+def broadcast(d: Maybe, shape) -> Maybe:
+    """A scalar differential spread over ``shape`` (as in ``a + X`` with scalar a)."""
+    if d is None or tuple(d.shape) == tuple(shape) or not is_scalar(d.shape):
+        return d
+    return make("mul", d, ones(shape))
+
+
+def is_op(node: Node, op: str) -> bool:
+    return isinstance(node, Op) and node.op == op

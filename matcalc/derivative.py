@@ -1,0 +1,304 @@
+"""The differentiation pass: differential → collected df → canonical form → identification → simplify.
+
+``diff`` returns a :class:`Derivative` holding the result (in matrix form where one exists),
+the layout, and the steps it really performed.  Where no matrix form exists (third and higher
+orders, matrix-valued functions, Hessians in a matrix variable) the result is kept as the
+multilinear form dᵏf(dX₁, …, dXₖ), evaluated entry by entry with unit directions: the index
+form D[i…, j…] = dᵏf(E_j₁, …).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Union
+
+import numpy as np
+
+from .algebra import T, eye, num, times
+from .differential import Step, differential, direction
+from .errors import EvaluationError, MatcalcError, UnsupportedError
+from .evaluate import bind, evaluate_node, to_user
+from .expr import Expr, user_shape
+from .identify import NotMatrixForm, cotangent, substitute
+from .ir import Const, Node, Num, Var, variables
+from .parser import Decls, parse_node, parse_type
+from .printing.latex import to_latex
+from .printing.text import to_text, to_text_shared
+from .shapes import is_scalar, is_vector, make
+from .simplify import simplify
+
+SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
+                        "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
+
+
+@dataclass
+class Derivative:
+    """The derivative of ``f`` with respect to ``wrt``, ``order`` times."""
+
+    f: Expr
+    wrt: Var
+    order: int
+    form: str                      # gradient, jacobian, hessian, derivative, or index
+    node: Optional[Node]           # the matrix form (None for the index form)
+    steps: list = field(default_factory=list)
+    multilinear: Optional[Node] = None   # dᵏf in the directions below (index form)
+    directions: tuple = ()
+    convention: Optional[str] = None
+
+    @property
+    def expr(self) -> Optional[Expr]:
+        """The result as an expression (``None`` where only the index form exists)."""
+        return Expr(self.node) if self.node is not None else None
+
+    @property
+    def shape(self) -> tuple:
+        """f.shape + wrt.shape per order (matrixcalculus.org's layout)."""
+        return tuple(self.f.shape) + user_shape(self.wrt.shape) * self.order
+
+    @property
+    def layout(self) -> str:
+        f, x = self.f.shape, user_shape(self.wrt.shape)
+        return (f"shape f.shape + {self.wrt.name}.shape{' per order' if self.order > 1 else ''} = "
+                f"{self.shape}" + (f"; entry [{', '.join(_index_names(f, x, self.order))}]" if self.shape else ""))
+
+    def evaluate(self, values: Mapping[str, object]):
+        """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
+        values = _with_dimensions(self.f.node, values)
+        if self.node is not None:
+            return to_user(self.node, evaluate_node(self.node, values))
+        return _evaluate_multilinear(self, values)
+
+    def __str__(self) -> str:
+        if self.node is not None:
+            return to_text_shared(self.node)
+        dirs = ", ".join(d.name for d in self.directions)
+        return f"{to_text_shared(self.multilinear)}  # d^{self.order} f({dirs}); entry = this at unit directions"
+
+    def latex(self) -> str:
+        if self.node is not None:
+            return to_latex(self.node)
+        return rf"d^{{{self.order}}}f = {to_latex(self.multilinear)}"
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+    def __repr__(self) -> str:
+        return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"
+
+    def explain(self) -> str:
+        """The recorded derivation, one step a line."""
+        return "\n".join(format_step(s) for s in self.steps)
+
+
+def _with_dimensions(f: Node, values: Mapping[str, object]) -> dict:
+    """The values plus the sizes of f's dimensions, which a result may need without f's arrays
+    (the gradient of sum(X) is a constant array of X's shape)."""
+    _, dims = bind(f, values)
+    return {**dims, **values}
+
+
+def _index_names(f_shape, x_shape, order):
+    letters = iter("ijklpqrsuvabcdefgh")
+    return [next(letters) for _ in range(len(f_shape) + len(x_shape) * order)]
+
+
+def format_step(step: Step) -> str:
+    """A step as one line of text: what it says, and the rule by name."""
+    result = to_text(step.result)
+    if step.kind == "function":
+        return f"f = {result}"
+    if step.kind == "differential":
+        return f"d({to_text(step.subject)}) = {result}    [{step.rule}: {step.note}]"
+    if step.kind == "simplified":
+        return f"{to_text(step.subject)}  →  {result}    [{step.rule}]"
+    lhs = {"collected": "df", "canonical": "df", "identified": step.note}.get(step.kind, step.kind)
+    tag = f"    [{step.rule}]" if step.rule else ""
+    return f"{lhs} = {result}{tag}"
+
+
+# ------------------------------------------------------------------------------ entry points
+
+def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Node, Var]:
+    if isinstance(f, Expr):
+        node = f.node
+    elif isinstance(f, Node):
+        node = f
+    elif isinstance(f, str):
+        node, _ = parse_node(f, decls)
+    else:
+        raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
+    if isinstance(wrt, Var):
+        return node, wrt
+    if not isinstance(wrt, str):
+        raise MatcalcError(f"wrt must be a variable name, not {type(wrt).__name__}")
+    found = variables(node).get(wrt)
+    if found is None:
+        declared = None
+        if isinstance(decls, Mapping) and wrt in decls:
+            declared = parse_type(decls[wrt]) if isinstance(decls[wrt], str) else decls[wrt]
+        if declared is None:
+            names = ", ".join(variables(node)) or "none"
+            raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
+                               "declare it to get a zero derivative")
+        found = Var(wrt, declared.shape(), declared.kind)
+    return node, found
+
+
+def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
+    """The derivative of ``f`` with respect to the variable ``wrt``, ``order`` times.
+
+    The result's layout is f.shape + wrt.shape (per order): a gradient has the shape of its
+    variable, the Jacobian of a vector f w.r.t. a vector x is (len f, len x), a Hessian w.r.t.
+    x has shape x.shape + x.shape.
+    """
+    if not isinstance(order, int) or order < 1:
+        raise MatcalcError(f"order must be a positive integer, not {order!r}")
+    node, x = _resolve(f, wrt, decls)
+    steps = [Step("function", "", None, node)]
+    taken = set(variables(node)) | {x.name}
+    current, form = node, None
+    try:
+        for k in range(1, order + 1):
+            current, form = _first_derivative(current, x, steps, taken, k)
+    except NotMatrixForm as why:
+        return _index_form(node, x, order, steps, taken, str(why))
+    if order == 2 and form == "jacobian" and is_scalar(node.shape):
+        form = "hessian"
+    convention = SYMMETRIC_CONVENTION if x.kind == "symmetric" else None
+    return Derivative(Expr(node), x, order, form, current, steps, convention=convention)
+
+
+def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int) -> tuple[Node, str]:
+    dx = direction(x, taken)
+    dsteps: list = []
+    df = differential(fn, x, dx, dsteps)
+    if k == 1:
+        steps.extend(dsteps)
+    if df is None:
+        return _zero(fn.shape, x.shape), "zero"
+    df = simplify(df)
+    steps.append(Step("collected", "differential rules", None, df, "df"))
+    if is_scalar(x.shape):
+        d = substitute(df, dx, Num(1))
+        steps.append(Step("canonical", "df = g·ds", None, times(d, dx) if is_scalar(fn.shape) else df))
+        return _identified(d, steps, f"∂f/∂{x.name}", "derivative")
+    if is_scalar(fn.shape):
+        g = cotangent(df, dx, Num(1))
+        if x.kind == "symmetric":
+            g = make("div", make("add", g, T(g)), Num(2))
+        g = simplify(g)
+        steps.append(Step("canonical", "trace cyclicity and transposition", None, _trace_form(g, dx)))
+        return _identified(g, steps, f"∂f/∂{x.name}", "gradient")
+    if is_vector(fn.shape) and is_vector(x.shape):
+        jt = cotangent(df, dx, eye(fn.shape[0]), batched=True)
+        j = simplify(T(jt))
+        steps.append(Step("canonical", "df = J·dx", None, times(j, dx)))
+        return _identified(j, steps, f"∂f/∂{x.name}", "jacobian")
+    raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)} "
+                        "has no matrix form")
+
+
+def _kind(shape) -> str:
+    if is_scalar(shape):
+        return "scalar"
+    return "vector" if is_vector(shape) else ("row vector" if shape[0] == 1 else "matrix")
+
+
+def _trace_form(g: Node, dx: Var) -> Node:
+    """⟨G, dX⟩ written as textbooks do: gᵀdx for vectors, tr(GᵀdX) for matrices."""
+    if is_vector(dx.shape):
+        return times(simplify(T(g)), dx)
+    return make("tr", times(simplify(T(g)), dx))
+
+
+def _identified(d: Node, steps: list, name: str, form: str) -> tuple[Node, str]:
+    trace: list = []
+    final = simplify(d, trace)
+    steps.append(Step("identified", "identification", None, d, name))
+    for rule, before, after in trace:
+        steps.append(Step("simplified", rule, before, after))
+    return final, form
+
+
+def _zero(f_shape, x_shape) -> Node:
+    """The zero derivative, in the layout f.shape + x.shape (where that is a matrix)."""
+    if is_scalar(f_shape):
+        shape = x_shape
+    elif is_scalar(x_shape):
+        shape = f_shape
+    elif is_vector(f_shape) and is_vector(x_shape):
+        shape = (f_shape[0], x_shape[0])
+    else:
+        raise NotMatrixForm("a zero derivative of this layout")
+    return Num(0) if is_scalar(shape) else Const("fill", tuple(shape), 0)
+
+
+def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: str) -> Derivative:
+    dirs = []
+    current = node
+    for k in range(1, order + 1):
+        dx = direction(x, taken | {d.name for d in dirs}, k)
+        d = differential(current, x, dx)
+        dirs.append(dx)
+        current = simplify(d) if d is not None else None
+        if current is None:
+            break
+    steps.append(Step("identified", "index form", None, current if current is not None else Num(0),
+                      f"d^{order}f ({why}; entries come from unit directions)"))
+    return Derivative(Expr(node), x, order, "index", None, steps,
+                      multilinear=current if current is not None else Num(0), directions=tuple(dirs),
+                      convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None)
+
+
+def _unit_directions(x: Var, sizes: tuple):
+    """(index, array) for each unit direction of x; symmetric x moves (i, j) and (j, i) together."""
+    for idx in itertools.product(*(range(s) for s in sizes)):
+        e = np.zeros(sizes)
+        e[idx] = 1.0
+        if x.kind == "symmetric":
+            e = (e + e.T) / 2
+        yield idx, e
+
+
+def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
+    arrays, dims = bind(d.f.node, values)
+    x_user = np.asarray(values[d.wrt.name], dtype=float)
+    f_shape = tuple(_size(s, dims) for s in d.f.node.shape)
+    out_f = to_user(d.f.node, np.zeros(f_shape)).shape if not is_scalar(d.f.node.shape) else ()
+    out = np.zeros(out_f + x_user.shape * d.order)
+    if is_scalar(d.multilinear.shape) and isinstance(d.multilinear, Num) and d.multilinear.value == 0:
+        return out
+    units = list(_unit_directions(d.wrt, x_user.shape))
+    for combo in itertools.product(units, repeat=d.order):
+        vals = dict(values)
+        for dv, (_, e) in zip(d.directions, combo):
+            vals[dv.name] = e if e.ndim else float(e)
+        v = to_user(d.multilinear, evaluate_node(d.multilinear, vals))
+        index = tuple(i for idx, _ in combo for i in idx)
+        out[(Ellipsis,) + index] = v
+    return out if out.shape else float(out)
+
+
+def _size(d, dims):
+    return d if isinstance(d, int) else dims[d]
+
+
+def gradient(f, wrt, decls: Decls = None) -> Derivative:
+    """∂f/∂wrt for a scalar f (shape of wrt)."""
+    d = diff(f, wrt, decls)
+    if d.f.shape != ():
+        raise MatcalcError(f"the gradient needs a scalar function, but {d.f} has shape {d.f.shape}; use jacobian")
+    return d
+
+
+def jacobian(f, wrt, decls: Decls = None) -> Derivative:
+    """∂f/∂wrt: (len f, len x) for vectors."""
+    return diff(f, wrt, decls)
+
+
+def hessian(f, wrt, decls: Decls = None) -> Derivative:
+    """∂²f/∂wrt² for a scalar f (shape wrt.shape + wrt.shape)."""
+    d = diff(f, wrt, decls, order=2)
+    if d.f.shape != ():
+        raise MatcalcError(f"the Hessian needs a scalar function, but {d.f} has shape {d.f.shape}")
+    return d

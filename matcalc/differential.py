@@ -1,0 +1,374 @@
+"""The table of matrix differential rules (Magnus & Neudecker), one pure function per op.
+
+``differential(f, x, dx)`` walks f's DAG once, children first, and gives df: an expression that
+is linear in the direction variable ``dx``.  Each rule gets the node and its children's
+differentials (``None`` for an exact zero) and returns the node's differential.  The rules'
+docstrings state the identity; "MC (n)" cites equation n of the Matrix Cookbook (2012).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .algebra import T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
+from .errors import UnsupportedError
+from .ir import ALL_OPS, Node, Op, Var, op_of, postorder
+from .shapes import is_scalar, is_vector
+
+DIFF_RULES: dict[str, Callable] = {}
+
+
+def rule(*ops: str):
+    def register(fn):
+        for op in ops:
+            DIFF_RULES[op] = fn
+        return fn
+    return register
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded step of a derivation.
+
+    ``kind`` is function, differential, collected, canonical, identified or simplified;
+    ``rule`` names the rule applied; ``subject`` is what it applied to (for a differential, the
+    node whose differential this is; for a simplification, the expression before) and
+    ``result`` what it produced; ``note`` is the rule's identity or a remark.
+    """
+
+    kind: str
+    rule: str
+    subject: Optional[Node]
+    result: Node
+    note: str = ""
+
+
+@rule("var", "num", "eye", "fill")
+def d_constant(node, d, dof):
+    """dC = 0 for a constant; the variable's own differential is seeded by differential()."""
+    return None
+
+
+@rule("add")
+def d_add(node, d, dof):
+    """d(A + B) = dA + dB (a scalar term's differential spreads over the other's shape)."""
+    return plus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
+
+
+@rule("sub")
+def d_sub(node, d, dof):
+    """d(A − B) = dA − dB."""
+    return minus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
+
+
+@rule("neg")
+def d_neg(node, d, dof):
+    """d(−A) = −dA."""
+    return neg(d[0])
+
+
+@rule("mul")
+def d_mul(node, d, dof):
+    """d(AB) = dA·B + A·dB (MC 37); also for scaling by a scalar."""
+    a, b = node.args
+    return plus(times(d[0], b), times(a, d[1]))
+
+
+@rule("div")
+def d_div(node, d, dof):
+    """d(A/s) = dA/s − (A/s²)·ds."""
+    a, s = node.args
+    return minus(ediv(d[0], s), times(ediv(a, apply("pow", s, num(2))), d[1]))
+
+
+@rule("hadamard")
+def d_hadamard(node, d, dof):
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (MC 38)."""
+    a, b = node.args
+    return plus(emul(broadcast(d[0], node.shape), b), emul(a, broadcast(d[1], node.shape)))
+
+
+@rule("ediv")
+def d_ediv(node, d, dof):
+    """d(A ⊘ B) = dA ⊘ B − (A ⊘ B) ⊙ dB ⊘ B."""
+    a, b = node.args
+    return minus(ediv(broadcast(d[0], node.shape), b), ediv(emul(node, broadcast(d[1], node.shape)), b))
+
+
+@rule("transpose")
+def d_transpose(node, d, dof):
+    """d(Aᵀ) = (dA)ᵀ (MC 39)."""
+    return T(d[0])
+
+
+def _power_derivative(node, d, elementwise: bool):
+    a, p = node.args
+    da, dp = d
+    mul = emul if elementwise else times
+    op = "epow" if elementwise else "pow"
+    out = None
+    if da is not None:
+        if op_of(p) == "num":
+            if p.value == 0:
+                coef = None
+            elif p.value == 2:
+                coef = mul(num(2), a)
+            elif p.value == 1:
+                coef = num(1)
+            else:
+                coef = mul(p, apply(op, a, num(p.value - 1)))
+        else:
+            coef = mul(p, apply(op, a, apply("sub", p, num(1))))
+        out = mul(coef, broadcast(da, node.shape)) if coef is not None else None
+    if dp is not None:
+        out = plus(out, mul(mul(node, apply("log", a)), broadcast(dp, node.shape)))
+    return out
+
+
+@rule("epow")
+def d_epow(node, d, dof):
+    """d(A.^p) = p·A.^(p−1) ⊙ dA + A.^p ⊙ log(A) ⊙ dp."""
+    return _power_derivative(node, d, elementwise=True)
+
+
+@rule("pow")
+def d_pow(node, d, dof):
+    """Scalars: d(a^p) = p·a^(p−1)·da + a^p·log(a)·dp; ‖x‖²: d = 2xᵀdx;
+    square A: d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (MC 41), A⁻ᵏ through d(A⁻¹) = −A⁻¹·dA·A⁻¹."""
+    a, p = node.args
+    if op_of(a) == "norm2" and op_of(p) == "num" and p.value == 2:
+        return d_norm2_squared(a.args[0], dof(a.args[0]))
+    if is_scalar(a.shape):
+        return _power_derivative(node, d, elementwise=False)
+    if d[0] is None:
+        return None
+    k = int(round(float(_integer_value(p))))
+    if k == 0:
+        return None
+    base, da = a, d[0]
+    if k < 0:
+        base = apply("inv", a)
+        da = times(times(neg(base), da), base)
+        k = -k
+    terms = []
+    for i in range(k):
+        left = _matrix_power(base, i)
+        right = _matrix_power(base, k - 1 - i)
+        term = da
+        if left is not None:
+            term = times(left, term)
+        if right is not None:
+            term = times(term, right)
+        terms.append(term)
+    return total(terms)
+
+
+def _integer_value(p: Node):
+    if op_of(p) == "neg":
+        return -p.args[0].value
+    return p.value
+
+
+def _matrix_power(a: Node, k: int) -> Optional[Node]:
+    if k == 0:
+        return None
+    return a if k == 1 else apply("pow", a, num(k))
+
+
+def d_norm2_squared(a: Node, da) -> Optional[Node]:
+    """d‖a‖₂² = 2·aᵀda for a vector (MC 129: ∂‖x‖²/∂x = 2x), 2·tr(AᵀdA) for a matrix."""
+    if da is None:
+        return None
+    return times(num(2), _inner(a, da))
+
+
+def _inner(a: Node, da: Node) -> Node:
+    """⟨A, dA⟩: aᵀda for vectors, tr(AᵀdA) for matrices, a·da for scalars."""
+    if is_scalar(a.shape):
+        return times(a, da)
+    if is_vector(a.shape):
+        return times(T(a), da)
+    if a.shape[0] == 1:
+        return times(a, T(da))
+    return apply("tr", times(T(a), da))
+
+
+_ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
+    "exp": lambda node, a: node,
+    "log": None,  # handled as dA ⊘ A
+    "sin": lambda node, a: apply("cos", a),
+    "cos": lambda node, a: apply("neg", apply("sin", a)),
+    "tan": lambda node, a: apply("add", num(1), apply("epow", node, num(2))),
+    "tanh": lambda node, a: apply("sub", num(1), apply("epow", node, num(2))),
+    "arcsin": lambda node, a: apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2))))),
+    "arccos": lambda node, a: apply("neg", apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2)))))),
+    "arctan": lambda node, a: apply("ediv", num(1), apply("add", num(1), apply("epow", a, num(2)))),
+    "sqrt": None,  # handled as dA ⊘ (2√A)
+    "abs": lambda node, a: apply("sign", a),
+    "sign": lambda node, a: None,
+    "step": lambda node, a: None,
+    "relu": lambda node, a: apply("step", a),
+    "sigmoid": lambda node, a: apply("hadamard" if not is_scalar(a.shape) else "mul", node, apply("sub", num(1), node)),
+    "softplus": lambda node, a: apply("sigmoid", a),
+}
+
+
+@rule(*_ELEMENTWISE_DERIVATIVE)
+def d_elementwise(node, d, dof):
+    """d f(A) = f′(A) ⊙ dA for an elementwise f: exp′ = exp, sin′ = cos, tanh′ = 1 − tanh², relu′ = step,
+    σ′ = σ(1 − σ), softplus′ = σ, |·|′ = sign; d log A = dA ⊘ A; d√A = dA ⊘ (2√A).
+    sign and step are piecewise constant: their differential is 0 (away from 0)."""
+    (a,), (da,) = node.args, d
+    if da is None:
+        return None
+    if node.op == "log":
+        if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
+            u = a.args[1].args[0]
+            return d_softplus_form(u, dof(u))
+        if op_of(a) == "softmax":
+            return d_log_softmax(a, dof(a.args[0]))
+        return ediv(da, a)
+    if node.op == "sqrt":
+        return ediv(da, apply("mul", num(2), node))
+    coef = _ELEMENTWISE_DERIVATIVE[node.op](node, a)
+    return emul(coef, da) if coef is not None else None
+
+
+# log(1 + exp(u)) and log(softmax(u)) are differentiated as units, from the differential of
+# the inner u: that gives the textbook σ(u) and softmax forms, not exp(u) ⊘ (1 + exp(u)).
+def d_softplus_form(u, du):
+    """d log(1 + exp(u)) = σ(u) ⊙ du (the derivative of softplus is the logistic sigmoid)."""
+    return emul(apply("sigmoid", u), du) if du is not None else None
+
+
+def d_log_softmax(s: Node, du):
+    """d log softmax(u) = du − 1·(softmax(u)ᵀdu)."""
+    if du is None:
+        return None
+    return minus(du, times(ones(s.shape), times(T(s), du)))
+
+
+@rule("sum")
+def d_sum(node, d, dof):
+    """d sum(A) = sum(dA)."""
+    return None if d[0] is None else apply("sum", d[0])
+
+
+@rule("norm1")
+def d_norm1(node, d, dof):
+    """d‖A‖₁ = sum(sign(A) ⊙ dA) (away from zero entries)."""
+    a = node.args[0]
+    return None if d[0] is None else apply("sum", emul(apply("sign", a), d[0]))
+
+
+@rule("norm2")
+def d_norm2(node, d, dof):
+    """d‖a‖₂ = aᵀda / ‖a‖₂ (MC 131); for a matrix, d‖A‖_F = tr(AᵀdA) / ‖A‖_F."""
+    a = node.args[0]
+    return None if d[0] is None else ediv(_inner(a, d[0]), node)
+
+
+@rule("tr")
+def d_tr(node, d, dof):
+    """d tr(A) = tr(dA) (MC 99 in differential form)."""
+    return None if d[0] is None else apply("tr", d[0])
+
+
+@rule("det")
+def d_det(node, d, dof):
+    """d det(A) = det(A)·tr(A⁻¹dA) (MC 41, Jacobi's formula)."""
+    a = node.args[0]
+    return None if d[0] is None else times(node, apply("tr", times(apply("inv", a), d[0])))
+
+
+@rule("logdet")
+def d_logdet(node, d, dof):
+    """d log|det A| = tr(A⁻¹dA) (MC 43)."""
+    a = node.args[0]
+    return None if d[0] is None else apply("tr", times(apply("inv", a), d[0]))
+
+
+@rule("inv")
+def d_inv(node, d, dof):
+    """d(A⁻¹) = −A⁻¹·dA·A⁻¹ (MC 40)."""
+    return None if d[0] is None else times(times(neg(node), d[0]), node)
+
+
+@rule("diag")
+def d_diag(node, d, dof):
+    """d diag(A) = diag(dA)."""
+    return None if d[0] is None else apply("diag", d[0])
+
+
+@rule("softmax")
+def d_softmax(node, d, dof):
+    """d softmax(a) = s ⊙ da − s·(sᵀda), s = softmax(a) (that is, (diag(s) − s·sᵀ)·da)."""
+    if d[0] is None:
+        return None
+    return minus(emul(node, d[0]), times(node, times(T(node), d[0])))
+
+
+@rule("logsumexp")
+def d_logsumexp(node, d, dof):
+    """d logsumexp(a) = softmax(a)ᵀda; for a matrix, sum(exp(A − logsumexp(A)) ⊙ dA)."""
+    a = node.args[0]
+    if d[0] is None:
+        return None
+    if is_vector(a.shape):
+        return times(T(apply("softmax", a)), d[0])
+    return apply("sum", emul(apply("exp", apply("sub", a, node)), d[0]))
+
+
+@rule("vec")
+def d_vec(node, d, dof):
+    """d vec(A) = vec(dA)."""
+    return None if d[0] is None else apply("vec", d[0])
+
+
+@rule("kron")
+def d_kron(node, d, dof):
+    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (MC 520 in differential form)."""
+    a, b = node.args
+    left = None if d[0] is None else apply("kron", d[0], b)
+    right = None if d[1] is None else apply("kron", a, d[1])
+    return plus(left, right)
+
+
+assert set(DIFF_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(DIFF_RULES)
+
+
+def direction(x: Var, taken: set[str], index: int = 0) -> Var:
+    """The direction variable dX (dX1, dX2, ... for higher orders), named apart from ``taken``."""
+    base = f"d{x.name}" + (str(index) if index else "")
+    name = base
+    while name in taken:
+        name += "'"
+    return Var(name, x.shape, x.kind)
+
+
+def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None) -> Optional[Node]:
+    """df in the direction dx (``None`` when f does not depend on x).
+
+    Iterative, one rule per distinct node: the cost is linear in the size of f's DAG.  Rules may
+    look up the differential of any node below them (``dof``), which lets ‖a‖², log(1 + exp u)
+    and log softmax(u) be differentiated as units.  When ``steps`` is a list, a :class:`Step` is
+    appended for every node whose differential is not 0.
+    """
+    diffs: dict[int, Optional[Node]] = {}
+
+    def dof(node: Node) -> Optional[Node]:
+        return diffs[id(node)]
+
+    for node in postorder(f):
+        if isinstance(node, Var):
+            diffs[id(node)] = dx if node == x else None
+            continue
+        kids = tuple(diffs[id(c)] for c in node.children())
+        if all(k is None for k in kids):
+            diffs[id(node)] = None
+            continue
+        fn = DIFF_RULES[op_of(node)]
+        out = diffs[id(node)] = fn(node, kids, dof)
+        if out is not None and steps is not None:
+            steps.append(Step("differential", fn.__name__, node, out, (fn.__doc__ or "").split("\n")[0]))
+    return diffs[id(f)]

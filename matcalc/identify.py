@@ -1,0 +1,246 @@
+"""Identification: read the derivative off a differential df that is linear in dX.
+
+For a scalar f, df = tr(Gᵀ dX) = ⟨G, dX⟩ gives ∂f/∂X = G.  G is found by moving every factor
+off dX with trace cyclicity and transposition, which on the expression tree is one reverse
+sweep: each linear node passes its *cotangent* C (the G of the part above it) to its argument,
+by the rules in ``ADJOINT_RULES`` (⟨C, A·dY⟩ = ⟨AᵀC, dY⟩, ⟨C, dY·B⟩ = ⟨C·Bᵀ, dY⟩, …).
+
+For a vector f and a vector x (a Jacobian, or the Hessian as the Jacobian of the gradient),
+the same sweep runs with one column of C per entry of f (C starts as the identity), and gives
+Jᵀ; then df = J·dx.  A scalar variable needs no sweep: df = g·ds, so g is df at ds = 1.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .algebra import T, emul, eye, ones, plus, times
+from .errors import UnsupportedError
+from .ir import Node, Num, Var, op_of, postorder
+from .shapes import is_scalar, is_vector, make
+
+ADJOINT_RULES: dict[str, Callable] = {}
+
+
+def adjoint(*ops):
+    def register(fn):
+        for op in ops:
+            ADJOINT_RULES[op] = fn
+        return fn
+    return register
+
+
+class NotMatrixForm(UnsupportedError):
+    """The batched sweep met a node whose cotangents would need a 3-way array."""
+
+
+def _inner(a: Node, c: Node) -> Node:
+    """⟨A, C⟩ = tr(AᵀC), written aᵀc for vectors and a·c for scalars."""
+    if is_scalar(a.shape):
+        return times(a, c)
+    if is_vector(a.shape):
+        return times(T(a), c)
+    if a.shape[0] == 1:
+        return times(a, T(c))
+    return make("tr", times(T(a), c))
+
+
+def _reduce(c: Node, child: Node, batched: bool) -> Node:
+    """The cotangent of a scalar that was broadcast: the sum over what it was spread to."""
+    if not is_scalar(child.shape) or is_scalar(c.shape) and not batched:
+        return c
+    if batched:
+        return times(T(ones((c.shape[0], 1))), c)
+    return make("sum", c)
+
+
+def _diag_times(a: Node, c: Node) -> Node:
+    """a ⊙ C for a column a and a batch C of columns: diag(a)·C."""
+    if is_scalar(a.shape):
+        return times(a, c)
+    col = a if a.shape[1] == 1 else T(a)
+    return times(make("diag", col), c)
+
+
+@adjoint("add")
+def adjoint_add(node, c, dep, batched):
+    """⟨C, dA + dB⟩ = ⟨C, dA⟩ + ⟨C, dB⟩."""
+    return tuple(_reduce(c, a, batched) if d else None for a, d in zip(node.args, dep))
+
+
+@adjoint("sub")
+def adjoint_sub(node, c, dep, batched):
+    """⟨C, dA − dB⟩ = ⟨C, dA⟩ + ⟨−C, dB⟩."""
+    a, b = node.args
+    return (_reduce(c, a, batched) if dep[0] else None,
+            make("neg", _reduce(c, b, batched)) if dep[1] else None)
+
+
+@adjoint("neg")
+def adjoint_neg(node, c, dep, batched):
+    """⟨C, −dA⟩ = ⟨−C, dA⟩."""
+    return (make("neg", c),)
+
+
+def _as_row(v: Node) -> Node:
+    """A vector as a row: vᵀ for a column, v itself for a row."""
+    return T(v) if v.shape[1] == 1 else v
+
+
+@adjoint("mul")
+def adjoint_mul(node, c, dep, batched):
+    """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity, MC 16);
+    with a scalar factor s: ⟨C, ds·B⟩ = ⟨B, C⟩·ds and ⟨C, s·dB⟩ = ⟨s·C, dB⟩."""
+    a, b = node.args
+    out = [None, None]
+    if dep[0]:
+        if is_scalar(b.shape):
+            out[0] = times(b, c)
+        elif is_scalar(a.shape):
+            out[0] = times(_as_row(b), c) if batched else _inner(b, c)
+        elif not batched:
+            out[0] = times(c, T(b))
+        elif a.shape[0] == 1:          # a row dA, whose batch is kept as columns: (dA·B)ᵀ = Bᵀ·dAᵀ
+            out[0] = times(b, c)
+        else:
+            raise NotMatrixForm("a matrix-valued factor depends on the variable")
+    if dep[1]:
+        if is_scalar(a.shape):
+            out[1] = times(a, c)
+        elif is_scalar(b.shape):
+            out[1] = times(_as_row(a), c) if batched else _inner(a, c)
+        elif not batched or b.shape[1] == 1:
+            out[1] = times(T(a), c)
+        else:
+            raise NotMatrixForm("a matrix-valued factor depends on the variable")
+    return tuple(out)
+
+
+@adjoint("hadamard")
+def adjoint_hadamard(node, c, dep, batched):
+    """⟨C, A ⊙ dB⟩ = ⟨A ⊙ C, dB⟩."""
+    a, b = node.args
+    out = [None, None]
+    for i, (other, mine) in enumerate(((b, a), (a, b))):
+        if dep[i]:
+            if batched:
+                out[i] = _diag_times(other, c)
+            elif is_scalar(mine.shape) and not is_scalar(other.shape):
+                out[i] = _inner(other, c)
+            else:
+                out[i] = emul(other, c)
+    return tuple(out)
+
+
+@adjoint("div")
+def adjoint_div(node, c, dep, batched):
+    """⟨C, dA/s⟩ = ⟨C/s, dA⟩."""
+    return (make("div", c, node.args[1]), None)
+
+
+@adjoint("ediv")
+def adjoint_ediv(node, c, dep, batched):
+    """⟨C, dA ⊘ B⟩ = ⟨C ⊘ B, dA⟩."""
+    a, b = node.args
+    if batched:
+        return (_diag_times(make("ediv", Num(1), b), c), None)
+    if is_scalar(a.shape) and not is_scalar(b.shape):
+        return (make("sum", make("ediv", c, b)), None)
+    return (make("ediv", c, b) if not is_scalar(b.shape) else make("div", c, b), None)
+
+
+@adjoint("transpose")
+def adjoint_transpose(node, c, dep, batched):
+    """⟨C, dAᵀ⟩ = ⟨Cᵀ, dA⟩ (a batch keeps rows and columns alike as columns)."""
+    return (c if batched else T(c),)
+
+
+@adjoint("tr")
+def adjoint_tr(node, c, dep, batched):
+    """⟨c, tr(dA)⟩ = ⟨c·I, dA⟩."""
+    if batched:
+        raise NotMatrixForm("the trace of a matrix that depends on the variable")
+    return (times(c, eye(node.args[0].shape[0])),)
+
+
+@adjoint("sum")
+def adjoint_sum(node, c, dep, batched):
+    """⟨c, sum(dA)⟩ = ⟨c·1, dA⟩ (1 the all-ones array)."""
+    a = node.args[0]
+    if batched and a.shape[1] != 1:
+        raise NotMatrixForm("the sum of a matrix that depends on the variable")
+    return (times(ones(a.shape), c) if batched else times(c, ones(a.shape)),)
+
+
+@adjoint("diag")
+def adjoint_diag(node, c, dep, batched):
+    """⟨C, diag(dx)⟩ = ⟨diag(C), dx⟩ and ⟨c, diag(dA)⟩ = ⟨diag(c), dA⟩."""
+    if batched:
+        raise NotMatrixForm("diag of an argument that depends on the variable")
+    return (make("diag", c),)
+
+
+def _no_adjoint(name):
+    def adjoint_unsupported(node, c, dep, batched):
+        raise NotMatrixForm(f"{name} in a differential")
+    return adjoint_unsupported
+
+
+for _op in ("vec", "kron"):
+    adjoint(_op)(_no_adjoint(_op))
+
+
+def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False) -> Optional[Node]:
+    """The cotangent that reaches ``dx`` when ``seed`` is put on ``df`` (one reverse sweep).
+
+    Not batched: returns G with df = ⟨G, dx⟩ for seed 1.  Batched: returns Jᵀ (seed I).
+    Raises :class:`NotMatrixForm` where no matrix form exists; ``UnsupportedError`` for a
+    differential that is not linear in ``dx``.
+    """
+    order = list(postorder(df))
+    depends: dict[int, bool] = {}
+    for node in order:
+        depends[id(node)] = (node == dx) if isinstance(node, Var) else any(depends[id(k)] for k in node.children())
+    if not depends[id(df)]:
+        return None
+    if batched and not (df.shape[1] == 1 or df.shape[0] == 1):
+        raise NotMatrixForm("a matrix-valued function")
+    pending: dict[int, list] = {id(df): [seed]}
+    result = None
+    for node in reversed(order):
+        contributions = pending.pop(id(node), None)
+        if contributions is None or not depends[id(node)]:
+            continue
+        c = contributions[0]
+        for more in contributions[1:]:
+            c = plus(c, more)
+        if isinstance(node, Var):
+            result = plus(result, c)
+            continue
+        op = op_of(node)
+        fn = ADJOINT_RULES.get(op)
+        if fn is None:
+            raise UnsupportedError(f"{op} is not linear, yet the differential applies it to the direction "
+                                   f"{dx.name}: this is a bug in a differential rule")
+        dep = tuple(depends[id(k)] for k in node.children())
+        for child, d, ct in zip(node.children(), dep, fn(node, c, dep, batched)):
+            if d and ct is not None:
+                pending.setdefault(id(child), []).append(ct)
+    return result
+
+
+def substitute(root: Node, old: Var, new: Node) -> Node:
+    """``root`` with every occurrence of the variable ``old`` replaced by ``new`` (sharing kept)."""
+    done: dict[int, Node] = {}
+    for node in postorder(root):
+        if isinstance(node, Var):
+            done[id(node)] = new if node == old else node
+        elif node.children():
+            kids = tuple(done[id(k)] for k in node.children())
+            done[id(node)] = node if all(a is b for a, b in zip(kids, node.children())) else make(node.op, *kids)
+        else:
+            done[id(node)] = node
+    return done[id(root)]
+
+
+def depends_on(root: Node, x: Var) -> bool:
+    return any(isinstance(n, Var) and n == x for n in postorder(root))

@@ -1,0 +1,507 @@
+"""Simplification: named rewrite rules, each stating its identity, applied bottom-up to a fixpoint.
+
+The rules fold constants, remove identities, normalise signs (a product's sign sits on its
+leftmost factor, as the parser reads ``-a*b``), push transposes inward where that does not add
+transposes, collect like terms and factor common factors.  They never expand a product over a
+sum.  Each rule takes the node and ``rb`` (which builds a new node *and* simplifies it) and
+returns the rewritten node, or ``None`` when it does not apply.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .ir import Const, Node, Num, Op, Var, op_of, postorder
+from .shapes import is_scalar, make
+
+SIMPLIFY_RULES: dict[str, list[Callable]] = {}
+
+
+def rewrites(*ops: str):
+    def register(fn):
+        for op in ops:
+            SIMPLIFY_RULES.setdefault(op, []).append(fn)
+        return fn
+    return register
+
+
+def _num(node, value=None) -> bool:
+    return isinstance(node, Num) and (value is None or node.value == value)
+
+
+def _number(v):
+    return int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
+
+
+def _zero(shape) -> Node:
+    return Num(0) if is_scalar(shape) else Const("fill", tuple(shape), 0)
+
+
+def _is_zero(node) -> bool:
+    return _num(node, 0) or (isinstance(node, Const) and node.op == "fill" and node.value == 0)
+
+
+def _symmetric(node) -> bool:
+    """Known to equal its own transpose."""
+    op = op_of(node)
+    if is_scalar(node.shape) or op == "eye" or (op == "fill" and node.shape[0] == node.shape[1]):
+        return True
+    if op == "var":
+        return node.kind == "symmetric"
+    if op == "diag":
+        return node.args[0].shape[1] == 1
+    if op in ("inv", "neg") or (op == "pow" and not is_scalar(node.shape)):
+        return _symmetric(node.args[0])
+    if op in ("add", "sub", "hadamard"):
+        return _symmetric(node.args[0]) and _symmetric(node.args[1])
+    if op == "mul" and is_scalar(node.args[0].shape):
+        return _symmetric(node.args[1])
+    if op == "mul":  # AᵀA and AAᵀ
+        a, b = node.args
+        return (op_of(a) == "transpose" and a.args[0] == b) or (op_of(b) == "transpose" and b.args[0] == a)
+    return False
+
+
+# ------------------------------------------------------------------------------ constants
+
+_FOLD = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "hadamard": lambda a, b: a * b, "neg": lambda a: -a,
+}
+
+
+@rewrites("add", "sub", "mul", "hadamard", "neg")
+def fold_numbers(node, rb):
+    """Arithmetic on numbers is done: 2*3 → 6."""
+    if all(_num(a) for a in node.args):
+        return Num(_number(_FOLD[node.op](*(a.value for a in node.args))))
+    return None
+
+
+@rewrites("div")
+def fold_division(node, rb):
+    """a/b of numbers is done when exact: 6/3 → 2; a/1 → a."""
+    a, b = node.args
+    if _num(b, 1):
+        return a
+    if _num(a) and _num(b) and b.value != 0 and (a.value / b.value) * b.value == a.value:
+        return Num(_number(a.value / b.value))
+    return None
+
+
+@rewrites("div")
+def divide_coefficient(node, rb):
+    """(c·A)/d → (c/d)·A for numbers c, d when exact: (2A)/2 → A."""
+    a, b = node.args
+    if _num(b) and op_of(a) == "mul" and _num(a.args[0]) and b.value != 0:
+        q = a.args[0].value / b.value
+        if q * b.value == a.args[0].value:
+            return rb("mul", Num(_number(q)), a.args[1])
+    return None
+
+
+@rewrites("pow", "epow")
+def power_of_one(node, rb):
+    """a^1 → a; a.^1 → a."""
+    return node.args[0] if _num(node.args[1], 1) else None
+
+
+# ------------------------------------------------------------------------------ signs
+
+@rewrites("neg")
+def neg_neg(node, rb):
+    """−(−a) → a."""
+    a = node.args[0]
+    return a.args[0] if op_of(a) == "neg" else None
+
+
+@rewrites("neg")
+def neg_of_number(node, rb):
+    """−(c) → the number −c; −0 → 0."""
+    a = node.args[0]
+    if _is_zero(a):
+        return a
+    if isinstance(a, Const) and a.op == "fill":
+        return Const("fill", a.shape, _number(-a.value))
+    return None
+
+
+def _pull_sign(node: Node, rb) -> Optional[Node]:
+    """``node`` without its leading minus sign, or ``None`` when it has none."""
+    op = op_of(node)
+    if op == "neg":
+        return node.args[0]
+    if op == "num" and node.value < 0:
+        return Num(_number(-node.value))
+    if op in ("mul", "hadamard", "div", "ediv"):
+        inner = _pull_sign(node.args[0], rb)
+        if inner is not None:
+            return rb(op, inner, node.args[1])
+    return None
+
+
+@rewrites("neg")
+def neg_into_product(node, rb):
+    """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads."""
+    a = node.args[0]
+    if op_of(a) in ("mul", "hadamard", "div", "ediv"):
+        return rb(a.op, rb("neg", a.args[0]), a.args[1])
+    return None
+
+
+@rewrites("mul", "hadamard", "div", "ediv")
+def sign_to_the_left(node, rb):
+    """a·(−b) → (−a)·b."""
+    a, b = node.args
+    inner = _pull_sign(b, rb)
+    if inner is None:
+        return None
+    return rb(node.op, rb("neg", a), inner)
+
+
+# ------------------------------------------------------------------------------ identities
+
+@rewrites("mul")
+def multiply_by_one(node, rb):
+    """1·A → A, A·1 → A, I·A → A, A·I → A."""
+    a, b = node.args
+    if _num(a, 1) or op_of(a) == "eye":
+        return b if b.shape == node.shape else None
+    if _num(b, 1) or op_of(b) == "eye":
+        return a if a.shape == node.shape else None
+    return None
+
+
+@rewrites("mul", "hadamard")
+def multiply_by_zero(node, rb):
+    """0·A → 0."""
+    if any(_is_zero(a) for a in node.args):
+        return _zero(node.shape)
+    return None
+
+
+@rewrites("hadamard")
+def hadamard_by_ones(node, rb):
+    """A ⊙ 1 → A, 1 ⊙ A → A (1 the all-ones array); c·1 ⊙ A → c·A."""
+    a, b = node.args
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, Const) and x.op == "fill" and y.shape == node.shape:
+            return y if x.value == 1 else rb("mul", Num(x.value), y)
+    return None
+
+
+@rewrites("hadamard")
+def hadamard_of_scalars(node, rb):
+    """a ⊙ B with a scalar is a·B."""
+    a, b = node.args
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        return rb("mul", a, b)
+    return None
+
+
+@rewrites("add", "sub")
+def add_zero(node, rb):
+    """A + 0 → A, 0 + A → A, A − 0 → A, 0 − A → −A."""
+    a, b = node.args
+    if _is_zero(b) and a.shape == node.shape:
+        return a
+    if _is_zero(a) and b.shape == node.shape:
+        return b if node.op == "add" else rb("neg", b)
+    return None
+
+
+@rewrites("mul")
+def scale_constant(node, rb):
+    """c·1 → the constant array filled with c."""
+    a, b = node.args
+    if _num(a) and isinstance(b, Const) and b.op == "fill":
+        return Const("fill", b.shape, _number(a.value * b.value))
+    return None
+
+
+@rewrites("tr")
+def trace_of_scalar(node, rb):
+    """tr(a) → a for a 1×1 argument."""
+    return node.args[0] if is_scalar(node.args[0].shape) else None
+
+
+@rewrites("sum")
+def sum_of_scalar(node, rb):
+    """sum(a) → a for a scalar."""
+    return node.args[0] if is_scalar(node.args[0].shape) else None
+
+
+# ------------------------------------------------------------------------------ coefficients
+
+@rewrites("mul")
+def coefficient_first(node, rb):
+    """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead."""
+    a, b = node.args
+    if _num(b) and not _num(a):
+        return rb("mul", b, a)
+    if op_of(b) == "mul" and _num(b.args[0]) and not _num(a):
+        return rb("mul", rb("mul", b.args[0], a), b.args[1])
+    if _num(a) and op_of(b) == "mul" and _num(b.args[0]):
+        return rb("mul", Num(_number(a.value * b.args[0].value)), b.args[1])
+    if _num(a) and op_of(b) == "mul" and not is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape):
+        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
+    return None
+
+
+@rewrites("mul")
+def scalar_factor_first(node, rb):
+    """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute)."""
+    a, b = node.args
+    if op_of(b) == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape) \
+            and not is_scalar(a.shape) and not _num(b.args[0]):
+        return rb("mul", rb("mul", b.args[0], a), b.args[1])
+    if is_scalar(b.shape) and not is_scalar(a.shape) and not _num(b):
+        return rb("mul", b, a)
+    return None
+
+
+# ------------------------------------------------------------------------------ transposes
+
+def _transpose_cost(node: Node) -> int:
+    """How many transposes writing ``node``ᵀ takes: 0 for Aᵀ, symmetric A and constants; (s·A)ᵀ = s·Aᵀ."""
+    op = op_of(node)
+    if op in ("transpose", "fill") or _symmetric(node):
+        return 0
+    if op == "mul" and is_scalar(node.args[0].shape):
+        return _transpose_cost(node.args[1])
+    return 1
+
+
+@rewrites("transpose")
+def transpose_of_transpose(node, rb):
+    """(Aᵀ)ᵀ → A."""
+    a = node.args[0]
+    return a.args[0] if op_of(a) == "transpose" else None
+
+
+@rewrites("transpose")
+def transpose_of_symmetric(node, rb):
+    """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …)."""
+    a = node.args[0]
+    if _symmetric(a):
+        return a
+    if isinstance(a, Const) and a.op == "fill":
+        return Const("fill", node.shape, a.value)
+    return None
+
+
+@rewrites("transpose")
+def transpose_inward(node, rb):
+    """(AB)ᵀ → BᵀAᵀ (MC 4), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ, (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
+    only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
+    a = node.args[0]
+    op = op_of(a)
+    if op == "neg":
+        return rb("neg", rb("transpose", a.args[0])) if _transpose_cost(a.args[0]) == 0 else None
+    if op in ("add", "sub", "hadamard", "ediv"):
+        x, y = a.args
+        if _transpose_cost(x) + _transpose_cost(y) == 0:
+            return rb(op, rb("transpose", x), rb("transpose", y))
+        return None
+    if op == "mul":
+        x, y = a.args
+        if _transpose_cost(x) + _transpose_cost(y) <= 1:
+            return rb("mul", rb("transpose", y), rb("transpose", x))
+        return None
+    if op == "inv" and op_of(a.args[0]) == "transpose":
+        return rb("inv", a.args[0].args[0])
+    return None
+
+
+# ------------------------------------------------------------------------------ sums
+
+def _split(node: Node, rb) -> tuple:
+    """(c, term) with node = c·term, c a number, term ``None`` when node is the number c."""
+    op = op_of(node)
+    if op == "num":
+        return node.value, None
+    if op == "neg":
+        c, t = _split(node.args[0], rb)
+        return -c, t
+    if op == "mul" and _num(node.args[0]):
+        c, t = _split(node.args[1], rb)
+        return node.args[0].value * c, t
+    if op == "mul":
+        c, t = _split(node.args[0], rb)
+        if c != 1:
+            return c, (node.args[1] if t is None else rb("mul", t, node.args[1]))
+    return 1, node
+
+
+def _scaled(c, term: Optional[Node], shape, rb) -> Node:
+    c = _number(c)
+    if term is None:
+        return Num(c)
+    if c == 0:
+        return _zero(shape)
+    if c == 1:
+        return term
+    if c == -1:
+        return rb("neg", term)
+    return rb("mul", Num(c), term)
+
+
+@rewrites("add", "sub")
+def collect_like_terms(node, rb):
+    """c·T + d·T → (c + d)·T, and c·T − d·T → (c − d)·T: A + A → 2A, A − A → 0."""
+    a, b = node.args
+    ca, ta = _split(a, rb)
+    cb, tb = _split(b, rb)
+    if ta is None or tb is None or ta != tb or a.shape != b.shape:
+        return None
+    return _scaled(ca + cb if node.op == "add" else ca - cb, ta, node.shape, rb)
+
+
+@rewrites("add", "sub")
+def subtract_negative(node, rb):
+    """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A."""
+    a, b = node.args
+    inner = _pull_sign(b, rb)
+    if inner is not None and inner.shape == b.shape:
+        return rb("sub" if node.op == "add" else "add", a, inner)
+    inner = _pull_sign(a, rb)
+    if node.op == "add" and inner is not None and inner.shape == a.shape and _pull_sign(b, rb) is None:
+        return rb("sub", b, inner)
+    return None
+
+
+def _right_factor(node: Node):
+    """(rest, last factor) of a product, or None."""
+    if op_of(node) == "mul" and not is_scalar(node.args[1].shape):
+        return node.args[0], node.args[1]
+    return None
+
+
+def _left_factor(node: Node, rb):
+    """(first factor, rest) of a product chain, re-associating (AB)C as A(BC)."""
+    if op_of(node) != "mul":
+        return None
+    a, b = node.args
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        return None
+    if op_of(a) == "mul":
+        inner = _left_factor(a, rb)
+        if inner is None:
+            return None
+        first, rest = inner
+        return first, rb("mul", rest, b)
+    return a, b
+
+
+@rewrites("add", "sub")
+def factor_common(node, rb):
+    """AB + AC → A(B + C) and BA + CA → (B + C)A (and likewise with −): factor, never expand."""
+    a, b = node.args
+    if a.shape != b.shape:
+        return None
+    ra, rb_ = _right_factor(a), _right_factor(b)
+    if ra and rb_ and ra[1] == rb_[1] and ra[0].shape == rb_[0].shape:
+        return rb("mul", rb(node.op, ra[0], rb_[0]), ra[1])
+    la, lb = _left_factor(a, rb), _left_factor(b, rb)
+    if la and lb and la[0] == lb[0] and la[1].shape == lb[1].shape:
+        return rb("mul", la[0], rb(node.op, la[1], lb[1]))
+    for x, y in ((a, b), (b, a)):  # A·B ± A → A·(B ± I)
+        f = _left_factor(x, rb)
+        if f and f[0] == y and f[1].shape[0] == f[1].shape[1] and op_of(f[1]) != "eye":
+            from .algebra import eye
+            inner = (f[1], eye(f[1].shape[0])) if x is a else (eye(f[1].shape[0]), f[1])
+            return rb("mul", y, rb(node.op, *inner))
+    return None
+
+
+def _ones(node) -> bool:
+    return isinstance(node, Const) and node.op == "fill" and node.value == 1
+
+
+@rewrites("mul")
+def ones_inner_product(node, rb):
+    """1ᵀx → sum(x) and xᵀ1 → sum(x) (1 the all-ones vector)."""
+    a, b = node.args
+    if not is_scalar(node.shape) or is_scalar(a.shape):
+        return None
+    if _ones(a):
+        return rb("sum", b)
+    if _ones(b):
+        return rb("sum", a)
+    return None
+
+
+@rewrites("add")
+def plain_before_transposed(node, rb):
+    """Aᵀ + A → A + Aᵀ (the untransposed term first)."""
+    a, b = node.args
+    if op_of(a) == "transpose" and a.args[0] == b:
+        return rb("add", b, a)
+    return None
+
+
+@rewrites("hadamard")
+def hadamard_reciprocal(node, rb):
+    """A ⊙ (1 ⊘ B) → A ⊘ B."""
+    a, b = node.args
+    if op_of(b) == "ediv" and _num(b.args[0], 1):
+        return rb("ediv", a, b.args[1])
+    if op_of(a) == "ediv" and _num(a.args[0], 1):
+        return rb("ediv", b, a.args[1])
+    return None
+
+
+_RULE_NAMES = {fn.__name__ for rules in SIMPLIFY_RULES.values() for fn in rules}
+
+
+class Simplifier:
+    """One simplification pass; ``trace`` (a list, or None) receives (rule, before, after)."""
+
+    MAX_DEPTH = 200
+
+    def __init__(self, trace: Optional[list] = None):
+        self.trace = trace
+        self.depth = 0
+
+    def rb(self, op: str, *args: Node) -> Node:
+        return self.normalize(make(op, *args))
+
+    def normalize(self, node: Node) -> Node:
+        """Apply the node's rules until none applies (the children are already simplified)."""
+        if self.depth > self.MAX_DEPTH:
+            return node
+        self.depth += 1
+        try:
+            for _ in range(100):
+                rules = SIMPLIFY_RULES.get(op_of(node), ())
+                for fn in rules:
+                    out = fn(node, self.rb)
+                    if out is not None and out is not node:
+                        if self.trace is not None:
+                            self.trace.append((fn.__name__, node, out))
+                        node = out
+                        break
+                else:
+                    return node
+            return node
+        finally:
+            self.depth -= 1
+
+    def __call__(self, root: Node) -> Node:
+        done: dict[int, Node] = {}
+        for node in postorder(root):
+            kids = node.children()
+            if kids:
+                new = tuple(done[id(k)] for k in kids)
+                if any(n is not k for n, k in zip(new, kids)):
+                    node_new = make(node.op, *new)
+                else:
+                    node_new = node
+            else:
+                node_new = node
+            done[id(node)] = self.normalize(node_new)
+        return done[id(root)]
+
+
+def simplify(root: Node, trace: Optional[list] = None) -> Node:
+    """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded."""
+    return Simplifier(trace)(root)
