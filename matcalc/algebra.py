@@ -73,6 +73,17 @@ def T(a: Maybe) -> Maybe:
     return None if a is None else make("transpose", a)
 
 
+def inner(a: Node, b: Node) -> Node:
+    """⟨A, B⟩ = tr(AᵀB), written aᵀb for column vectors, a·bᵀ for rows and a·b for scalars."""
+    if is_scalar(a.shape):
+        return make("mul", a, b)
+    if a.shape[1] == 1:
+        return make("mul", make("transpose", a), b)
+    if a.shape[0] == 1:
+        return make("mul", a, make("transpose", b))
+    return make("tr", make("mul", make("transpose", a), b))
+
+
 def apply(op: str, *args: Node) -> Node:
     return make(op, *args)
 

@@ -92,6 +92,55 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _diff_args(p):
+    _expression_arguments(p)
+    p.add_argument("--wrt", required=True, metavar="VAR", help="the variable to differentiate with respect to")
+    p.add_argument("--order", type=int, default=1, help="1 for the gradient/Jacobian, 2 for the Hessian, ...")
+    p.add_argument("--format", choices=("text", "latex", "json"), default="text")
+    p.add_argument("--steps", action="store_true", help="also print the derivation, step by step")
+    p.add_argument("--check", action="store_true", help="also verify against finite differences at random inputs")
+
+
+@command("diff", "differentiate: gradient, Jacobian, Hessian or higher, in matrix form", _diff_args)
+def _diff(args) -> int:
+    from .check import check
+    from .derivative import diff, format_step
+
+    text, decls = _read_expr(args), _decls(args)
+    d = diff(text, args.wrt, decls, args.order)
+    error = check(text, args.wrt, decls, args.order) if args.check else None
+    name = _derivative_name(d)
+    if args.format == "json":
+        print(json.dumps({
+            "f": str(d.f), "wrt": d.wrt.name, "order": d.order, "form": d.form, "result": str(d),
+            "latex": d.latex(), "shape": list(d.shape), "layout": d.layout, "convention": d.convention,
+            "steps": [format_step(s) for s in d.steps], "check": error,
+        }, ensure_ascii=False, indent=2))
+        return 0
+    if args.format == "latex":
+        print(d.latex())
+        return 0
+    result = str(d)
+    print(f"{name} = {result}" if "\n" not in result else f"{name} =\n{result}")
+    print(f"  {d.layout}")
+    if d.convention:
+        print(f"  symmetric {d.wrt.name}: {d.convention}")
+    if error is not None:
+        print(f"  finite-difference check: max relative error {error:.1e}")
+    if args.steps:
+        print("derivation:")
+        for step in d.steps:
+            print("  " + format_step(step))
+    return 0
+
+
+def _derivative_name(d) -> str:
+    x = d.wrt.name
+    if d.order == 1:
+        return f"∂f/∂{x}"
+    return f"∂^{d.order}f/∂{x}^{d.order}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matcalc", description="Symbolic matrix calculus.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -57,9 +57,18 @@ class Derivative:
 
     @property
     def layout(self) -> str:
+        """How to read the result: its shape, f.shape + x.shape (per order), and an entry."""
         f, x = self.f.shape, user_shape(self.wrt.shape)
-        return (f"shape f.shape + {self.wrt.name}.shape{' per order' if self.order > 1 else ''} = "
-                f"{self.shape}" + (f"; entry [{', '.join(_index_names(f, x, self.order))}]" if self.shape else ""))
+        shape = "(" + ", ".join(map(str, self.shape)) + ("," if len(self.shape) == 1 else "") + ")"
+        text = f"layout f.shape + {self.wrt.name}.shape{' per order' if self.order > 1 else ''}: {shape}"
+        if self.shape:
+            ij = _index_names(f, x, self.order)
+            fi, rest = ij[:len(f)], ij[len(f):]
+            xs = [rest[k * len(x):(k + 1) * len(x)] for k in range(self.order)]
+            entry = "".join(f"∂{self.wrt.name}[{', '.join(i)}]" for i in xs)
+            num = f"f[{', '.join(fi)}]" if fi else "f"
+            text += f", entry [{', '.join(ij)}] = ∂{'^' + str(self.order) if self.order > 1 else ''}{num}/{entry}"
+        return text
 
     def evaluate(self, values: Mapping[str, object]):
         """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""

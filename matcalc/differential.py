@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .algebra import T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
+from .algebra import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
 from .errors import UnsupportedError
 from .ir import ALL_OPS, Node, Op, Var, op_of, postorder
 from .shapes import is_scalar, is_vector
@@ -131,15 +131,15 @@ def d_epow(node, d, dof):
     return _power_derivative(node, d, elementwise=True)
 
 
-@rule("pow")
-def d_pow(node, d, dof):
-    """Scalars: d(a^p) = p·a^(p−1)·da + a^p·log(a)·dp; ‖x‖²: d = 2xᵀdx;
-    square A: d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (MC 41), A⁻ᵏ through d(A⁻¹) = −A⁻¹·dA·A⁻¹."""
+def d_scalar_pow(node, d, dof):
+    """d(a^p) = p·a^(p−1)·da + a^p·log(a)·dp for scalars a, p."""
+    return _power_derivative(node, d, elementwise=False)
+
+
+def d_matrix_power(node, d, dof):
+    """d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (MC 41 generalised); for k < 0, Aᵏ = (A⁻¹)^|k|
+    with d(A⁻¹) = −A⁻¹·dA·A⁻¹."""
     a, p = node.args
-    if op_of(a) == "norm2" and op_of(p) == "num" and p.value == 2:
-        return d_norm2_squared(a.args[0], dof(a.args[0]))
-    if is_scalar(a.shape):
-        return _power_derivative(node, d, elementwise=False)
     if d[0] is None:
         return None
     k = int(round(float(_integer_value(p))))
@@ -152,15 +152,35 @@ def d_pow(node, d, dof):
         k = -k
     terms = []
     for i in range(k):
-        left = _matrix_power(base, i)
-        right = _matrix_power(base, k - 1 - i)
         term = da
+        left, right = _matrix_power(base, i), _matrix_power(base, k - 1 - i)
         if left is not None:
             term = times(left, term)
         if right is not None:
             term = times(term, right)
         terms.append(term)
     return total(terms)
+
+
+def d_norm2_squared(node, d, dof):
+    """d‖a‖₂² = 2·aᵀda (MC 129 in differential form; 2·tr(AᵀdA) for the Frobenius norm),
+    taken from the argument's differential directly, with no square root in between."""
+    a = node.args[0].args[0]
+    da = dof(a)
+    return None if da is None else times(num(2), inner(a, da))
+
+
+@rule("pow")
+def d_pow(node, d, dof):
+    """d(a^p) for scalars, ‖a‖₂², and integer powers of a square matrix: see the three rules."""
+    return select_pow(node)(node, d, dof)
+
+
+def select_pow(node):
+    a, p = node.args
+    if op_of(a) == "norm2" and op_of(p) == "num" and p.value == 2:
+        return d_norm2_squared
+    return d_scalar_pow if is_scalar(a.shape) else d_matrix_power
 
 
 def _integer_value(p: Node):
@@ -175,27 +195,9 @@ def _matrix_power(a: Node, k: int) -> Optional[Node]:
     return a if k == 1 else apply("pow", a, num(k))
 
 
-def d_norm2_squared(a: Node, da) -> Optional[Node]:
-    """d‖a‖₂² = 2·aᵀda for a vector (MC 129: ∂‖x‖²/∂x = 2x), 2·tr(AᵀdA) for a matrix."""
-    if da is None:
-        return None
-    return times(num(2), _inner(a, da))
-
-
-def _inner(a: Node, da: Node) -> Node:
-    """⟨A, dA⟩: aᵀda for vectors, tr(AᵀdA) for matrices, a·da for scalars."""
-    if is_scalar(a.shape):
-        return times(a, da)
-    if is_vector(a.shape):
-        return times(T(a), da)
-    if a.shape[0] == 1:
-        return times(a, T(da))
-    return apply("tr", times(T(a), da))
-
-
 _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "exp": lambda node, a: node,
-    "log": None,  # handled as dA ⊘ A
+    "log": None,  # d_log
     "sin": lambda node, a: apply("cos", a),
     "cos": lambda node, a: apply("neg", apply("sin", a)),
     "tan": lambda node, a: apply("add", num(1), apply("epow", node, num(2))),
@@ -203,7 +205,7 @@ _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "arcsin": lambda node, a: apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2))))),
     "arccos": lambda node, a: apply("neg", apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2)))))),
     "arctan": lambda node, a: apply("ediv", num(1), apply("add", num(1), apply("epow", a, num(2)))),
-    "sqrt": None,  # handled as dA ⊘ (2√A)
+    "sqrt": None,  # d_sqrt
     "abs": lambda node, a: apply("sign", a),
     "sign": lambda node, a: None,
     "step": lambda node, a: None,
@@ -213,39 +215,57 @@ _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
 }
 
 
-@rule(*_ELEMENTWISE_DERIVATIVE)
 def d_elementwise(node, d, dof):
     """d f(A) = f′(A) ⊙ dA for an elementwise f: exp′ = exp, sin′ = cos, tanh′ = 1 − tanh², relu′ = step,
-    σ′ = σ(1 − σ), softplus′ = σ, |·|′ = sign; d log A = dA ⊘ A; d√A = dA ⊘ (2√A).
-    sign and step are piecewise constant: their differential is 0 (away from 0)."""
+    σ′ = σ(1 − σ), softplus′ = σ, |·|′ = sign; sign and step are piecewise constant (0 away from 0)."""
     (a,), (da,) = node.args, d
-    if da is None:
-        return None
-    if node.op == "log":
-        if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
-            u = a.args[1].args[0]
-            return d_softplus_form(u, dof(u))
-        if op_of(a) == "softmax":
-            return d_log_softmax(a, dof(a.args[0]))
-        return ediv(da, a)
-    if node.op == "sqrt":
-        return ediv(da, apply("mul", num(2), node))
     coef = _ELEMENTWISE_DERIVATIVE[node.op](node, a)
-    return emul(coef, da) if coef is not None else None
+    return emul(coef, da) if coef is not None and da is not None else None
 
 
-# log(1 + exp(u)) and log(softmax(u)) are differentiated as units, from the differential of
-# the inner u: that gives the textbook σ(u) and softmax forms, not exp(u) ⊘ (1 + exp(u)).
-def d_softplus_form(u, du):
-    """d log(1 + exp(u)) = σ(u) ⊙ du (the derivative of softplus is the logistic sigmoid)."""
+def d_log(node, d, dof):
+    """d log(A) = dA ⊘ A."""
+    return ediv(d[0], node.args[0])
+
+
+def d_sqrt(node, d, dof):
+    """d√A = dA ⊘ (2√A)."""
+    return ediv(d[0], apply("mul", num(2), node))
+
+
+def d_log1p_exp(node, d, dof):
+    """d log(1 + exp(u)) = σ(u) ⊙ du (softplus′ = σ), from du: the textbook form, not exp(u) ⊘ (1 + exp(u))."""
+    u = node.args[0].args[1].args[0]
+    du = dof(u)
     return emul(apply("sigmoid", u), du) if du is not None else None
 
 
-def d_log_softmax(s: Node, du):
-    """d log softmax(u) = du − 1·(softmax(u)ᵀdu)."""
+def d_log_softmax(node, d, dof):
+    """d log softmax(u) = du − 1·(softmax(u)ᵀdu), from du."""
+    s = node.args[0]
+    du = dof(s.args[0])
     if du is None:
         return None
     return minus(du, times(ones(s.shape), times(T(s), du)))
+
+
+def select_elementwise(node):
+    a = node.args[0]
+    if node.op == "log":
+        if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
+            return d_log1p_exp
+        return d_log_softmax if op_of(a) == "softmax" else d_log
+    return d_sqrt if node.op == "sqrt" else d_elementwise
+
+
+@rule(*_ELEMENTWISE_DERIVATIVE)
+def d_function(node, d, dof):
+    """d f(A) for an elementwise f: see d_elementwise, d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
+    return select_elementwise(node)(node, d, dof)
+
+
+SELECTORS = {op: select_elementwise for op in _ELEMENTWISE_DERIVATIVE}
+SELECTORS["pow"] = select_pow
 
 
 @rule("sum")
@@ -265,7 +285,7 @@ def d_norm1(node, d, dof):
 def d_norm2(node, d, dof):
     """d‖a‖₂ = aᵀda / ‖a‖₂ (MC 131); for a matrix, d‖A‖_F = tr(AᵀdA) / ‖A‖_F."""
     a = node.args[0]
-    return None if d[0] is None else ediv(_inner(a, d[0]), node)
+    return None if d[0] is None else ediv(inner(a, d[0]), node)
 
 
 @rule("tr")
@@ -367,8 +387,9 @@ def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None) -> Opti
         if all(k is None for k in kids):
             diffs[id(node)] = None
             continue
-        fn = DIFF_RULES[op_of(node)]
+        op = op_of(node)
+        fn = SELECTORS[op](node) if op in SELECTORS else DIFF_RULES[op]
         out = diffs[id(node)] = fn(node, kids, dof)
         if out is not None and steps is not None:
-            steps.append(Step("differential", fn.__name__, node, out, (fn.__doc__ or "").split("\n")[0]))
+            steps.append(Step("differential", fn.__name__, node, out, " ".join((fn.__doc__ or "").split())))
     return diffs[id(f)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .algebra import T, emul, eye, ones, plus, times
+from .algebra import inner, T, emul, eye, ones, plus, times
 from .errors import UnsupportedError
 from .ir import Node, Num, Var, op_of, postorder
 from .shapes import is_scalar, is_vector, make
@@ -31,17 +31,6 @@ def adjoint(*ops):
 
 class NotMatrixForm(UnsupportedError):
     """The batched sweep met a node whose cotangents would need a 3-way array."""
-
-
-def _inner(a: Node, c: Node) -> Node:
-    """⟨A, C⟩ = tr(AᵀC), written aᵀc for vectors and a·c for scalars."""
-    if is_scalar(a.shape):
-        return times(a, c)
-    if is_vector(a.shape):
-        return times(T(a), c)
-    if a.shape[0] == 1:
-        return times(a, T(c))
-    return make("tr", times(T(a), c))
 
 
 def _reduce(c: Node, child: Node, batched: bool) -> Node:
@@ -96,7 +85,7 @@ def adjoint_mul(node, c, dep, batched):
         if is_scalar(b.shape):
             out[0] = times(b, c)
         elif is_scalar(a.shape):
-            out[0] = times(_as_row(b), c) if batched else _inner(b, c)
+            out[0] = times(_as_row(b), c) if batched else inner(b, c)
         elif not batched:
             out[0] = times(c, T(b))
         elif a.shape[0] == 1:          # a row dA, whose batch is kept as columns: (dA·B)ᵀ = Bᵀ·dAᵀ
@@ -107,7 +96,7 @@ def adjoint_mul(node, c, dep, batched):
         if is_scalar(a.shape):
             out[1] = times(a, c)
         elif is_scalar(b.shape):
-            out[1] = times(_as_row(a), c) if batched else _inner(a, c)
+            out[1] = times(_as_row(a), c) if batched else inner(a, c)
         elif not batched or b.shape[1] == 1:
             out[1] = times(T(a), c)
         else:
@@ -125,7 +114,7 @@ def adjoint_hadamard(node, c, dep, batched):
             if batched:
                 out[i] = _diag_times(other, c)
             elif is_scalar(mine.shape) and not is_scalar(other.shape):
-                out[i] = _inner(other, c)
+                out[i] = inner(other, c)
             else:
                 out[i] = emul(other, c)
     return tuple(out)
@@ -181,6 +170,7 @@ def adjoint_diag(node, c, dep, batched):
 
 def _no_adjoint(name):
     def adjoint_unsupported(node, c, dep, batched):
+        """No matrix form: the derivative falls back to the index form."""
         raise NotMatrixForm(f"{name} in a differential")
     return adjoint_unsupported
 

@@ -430,12 +430,14 @@ def ones_inner_product(node, rb):
     return None
 
 
-@rewrites("add")
+@rewrites("add", "sub")
 def plain_before_transposed(node, rb):
-    """Aᵀ + A → A + Aᵀ (the untransposed term first)."""
+    """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first)."""
     a, b = node.args
-    if op_of(a) == "transpose" and a.args[0] == b:
+    if node.op == "add" and op_of(a) == "transpose" and a.args[0] == b:
         return rb("add", b, a)
+    if node.op == "sub" and op_of(a) == "neg" and op_of(a.args[0]) == "transpose" and a.args[0].args[0] == b:
+        return rb("sub", rb("neg", b), a.args[0])
     return None
 
 
