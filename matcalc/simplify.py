@@ -430,6 +430,19 @@ def ones_inner_product(node, rb):
     return None
 
 
+@rewrites("mul")
+def diag_product(node, rb):
+    """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
+    a, b = node.args
+    if op_of(a) != "diag" or a.args[0].shape[1] != 1:
+        return None
+    if op_of(b) == "diag" and b.args[0].shape[1] == 1:
+        return rb("diag", rb("hadamard", a.args[0], b.args[0]))
+    if op_of(b) == "mul" and op_of(b.args[0]) == "diag" and b.args[0].args[0].shape[1] == 1:
+        return rb("mul", rb("diag", rb("hadamard", a.args[0], b.args[0].args[0])), b.args[1])
+    return None
+
+
 @rewrites("add", "sub")
 def plain_before_transposed(node, rb):
     """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first)."""
