@@ -134,6 +134,35 @@ def _diff(args) -> int:
     return 0
 
 
+def _explain_args(p):
+    _expression_arguments(p)
+    p.add_argument("--wrt", required=True, metavar="VAR", help="the variable to differentiate with respect to")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+@command("explain", "the true derivation and the dimension-consistency shortcut, side by side, with a verdict",
+         _explain_args)
+def _explain(args) -> int:
+    from .shortcut import shortcut
+
+    r = shortcut(_read_expr(args), args.wrt, _decls(args))
+    if args.format == "json":
+        data = r.to_dict()
+        data["derivation"] = r.truth.explain().splitlines()
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    left = ["TRUE DERIVATION (matrix differentials)"] + [
+        line for line in r.truth.explain().splitlines() if not line.startswith("d(")]
+    right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
+    width = max(len(line) for line in left) + 3
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i].strip() if i < len(right) else ""
+        print(f"{a:<{width}}{b}".rstrip())
+    print(f"VERDICT: the shortcut is {r.verdict}: {r.explanation}")
+    return 0
+
+
 def _derivative_name(d) -> str:
     x = d.wrt.name
     if d.order == 1:

@@ -51,6 +51,10 @@ def _symmetric(node) -> bool:
         return node.args[0].shape[1] == 1
     if op in ("inv", "neg") or (op == "pow" and not is_scalar(node.shape)):
         return _symmetric(node.args[0])
+    if op == "add":  # A + Aᵀ
+        a, b = node.args
+        if (op_of(b) == "transpose" and b.args[0] == a) or (op_of(a) == "transpose" and a.args[0] == b):
+            return True
     if op in ("add", "sub", "hadamard"):
         return _symmetric(node.args[0]) and _symmetric(node.args[1])
     if op == "mul" and is_scalar(node.args[0].shape):
@@ -242,7 +246,7 @@ def coefficient_first(node, rb):
         return rb("mul", rb("mul", b.args[0], a), b.args[1])
     if _num(a) and op_of(b) == "mul" and _num(b.args[0]):
         return rb("mul", Num(_number(a.value * b.args[0].value)), b.args[1])
-    if _num(a) and op_of(b) == "mul" and not is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape):
+    if _num(a) and op_of(b) == "mul" and not _num(b.args[0]) and not is_scalar(b.shape):
         return rb("mul", rb("mul", a, b.args[0]), b.args[1])
     return None
 
@@ -261,13 +265,16 @@ def scalar_factor_first(node, rb):
 
 # ------------------------------------------------------------------------------ transposes
 
-def _transpose_cost(node: Node) -> int:
-    """How many transposes writing ``node``ᵀ takes: 0 for Aᵀ, symmetric A and constants; (s·A)ᵀ = s·Aᵀ."""
+def _transpose_cost(node: Node, depth: int = 0) -> int:
+    """How many transposes writing ``node``ᵀ takes once pushed inward: 0 for Aᵀ, symmetric A and
+    constants, the sum over the factors of a product ((AB)ᵀ = BᵀAᵀ), 1 for anything else."""
     op = op_of(node)
     if op in ("transpose", "fill") or _symmetric(node):
         return 0
-    if op == "mul" and is_scalar(node.args[0].shape):
-        return _transpose_cost(node.args[1])
+    if op == "mul" and depth < 8:
+        return sum(_transpose_cost(a, depth + 1) for a in node.args)
+    if op == "neg" and depth < 8:
+        return _transpose_cost(node.args[0], depth + 1)
     return 1
 
 
@@ -296,7 +303,7 @@ def transpose_inward(node, rb):
     a = node.args[0]
     op = op_of(a)
     if op == "neg":
-        return rb("neg", rb("transpose", a.args[0])) if _transpose_cost(a.args[0]) == 0 else None
+        return rb("neg", rb("transpose", a.args[0]))
     if op in ("add", "sub", "hadamard", "ediv"):
         x, y = a.args
         if _transpose_cost(x) + _transpose_cost(y) == 0:
@@ -427,6 +434,16 @@ def ones_inner_product(node, rb):
         return rb("sum", b)
     if _ones(b):
         return rb("sum", a)
+    return None
+
+
+@rewrites("mul")
+def associate_left(node, rb):
+    """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C."""
+    a, b = node.args
+    if op_of(b) == "mul" and not is_scalar(a.shape) and not is_scalar(b.args[0].shape) \
+            and not is_scalar(b.args[1].shape):
+        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
     return None
 
 

@@ -30,7 +30,7 @@ def test_seed_steps_read_like_the_notes():
     assert kinds[0] == "function" and "differential" in kinds
     lines = d.explain().splitlines()
     assert lines[0] == "f = norm2(X*ω - y)^2"
-    assert "df = 2*(X*ω - y)'*(dX*ω)    [differential rules]" in lines
+    assert "df = 2*((X*ω - y)'*dX*ω)    [differential rules]" in lines
     assert "df = tr(2*ω*(X*ω - y)'*dX)    [trace cyclicity and transposition]" in lines
     assert lines[-1] == "∂f/∂X = 2*(X*ω - y)*ω'    [identification]"
     rules = {s.rule for s in d.steps if s.kind == "differential"}

@@ -61,7 +61,15 @@ def _infix(symbol: str, prec: int):
 
 printer("add")(_infix(" + ", SUM))
 printer("sub")(_infix(" - ", SUM))
-printer("mul")(_infix("*", PRODUCT))
+@printer("mul")
+def text_mul(node, kids):
+    """A*B; an inner product scaling a matrix keeps its parentheses, (x'*y)*z, for readers."""
+    a, b = kids
+    left = _p(a, PRODUCT)
+    x, y = node.args
+    if op_of(x) == "mul" and x.shape == (1, 1) and x.args[0].shape != (1, 1) and y.shape != (1, 1):
+        left = f"({a[0]})"
+    return f"{left}*{_p(b, PRODUCT + 1)}", PRODUCT
 printer("div")(_infix("/", PRODUCT))
 printer("hadamard")(_infix(" .* ", PRODUCT))
 printer("ediv")(_infix(" ./ ", PRODUCT))
