@@ -163,6 +163,17 @@ def _explain(args) -> int:
     return 0
 
 
+def _conv_args(p):
+    from .conv.cli import add_arguments
+    add_arguments(p)
+
+
+@command("conv", "convolution (and transposed convolution, average pooling) gradients as index sums", _conv_args)
+def _conv(args) -> int:
+    from .conv.cli import run
+    return run(args)
+
+
 def _derivative_name(d) -> str:
     x = d.wrt.name
     if d.order == 1:
