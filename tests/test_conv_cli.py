@@ -66,3 +66,9 @@ def test_bad_configuration_returns_error_code(capsys):
 def test_malformed_tuple_is_rejected_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         run(["--stride", "2,x"], capsys)
+
+
+def test_specialised_fractions_share_one_denominator(capsys):
+    code, out, _ = run(["--ndim", "2", "--stride", "2", "--padding", "1", "--dilation", "2", "--specialise"], capsys)
+    assert code == 0
+    assert "δ[n, o, (h + 1 − 2·i)/2, (w + 1 − 2·j)/2]" in out and "1/2" not in out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
 import sympy as sp
 
 from .ir import Delta, Factor, IndexSum, InRange, Ref, Term
@@ -97,8 +99,12 @@ def index_text(e: sp.Expr, order: list, style: Style = TEXT) -> str:
     """An affine index expression, index terms first in ``order``, negative terms last; a
     denominator common to all terms is factored out (``(h + p − d·i)/s``)."""
     e = sp.expand(sp.sympify(e))
-    dens = {sp.fraction(sp.together(t))[1] for t in sp.Add.make_args(e)}
-    den = dens.pop() if len(dens) == 1 else sp.Integer(1)
+    dens = [sp.fraction(sp.together(t))[1] for t in sp.Add.make_args(e)]
+    if all(d.is_Integer for d in dens):          # (h + 1 − 2·i)/2, not h·1/2 + 1/2 − i
+        den = functools.reduce(sp.ilcm, (int(d) for d in dens), 1)
+        den = sp.Integer(den)
+    else:                                        # a symbolic denominator common to all terms: (h + p − d·i)/s
+        den = dens[0] if len(set(dens)) == 1 else sp.Integer(1)
     terms = sp.Add.make_args(sp.expand(e * den))
     rank = lambda t: next((k for k, v in enumerate(order) if t.has(v)), len(order))  # noqa: E731
     terms = sorted(terms, key=lambda t: (t.could_extract_minus_sign(), rank(t), str(t)))
