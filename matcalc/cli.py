@@ -143,7 +143,7 @@ def _explain_args(p):
 @command("explain", "the true derivation and the dimension-consistency shortcut, side by side, with a verdict",
          _explain_args)
 def _explain(args) -> int:
-    from .shortcut import shortcut
+    from .consistency import shortcut
 
     r = shortcut(_read_expr(args), args.wrt, _decls(args))
     if args.format == "json":

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .printing.text import to_text
-from .shortcut import shortcut
+from .consistency import shortcut
 
 # (f, wrt, decls, note) — notes cite the Matrix Cookbook (MC) where the identity comes from it
 CASES = [

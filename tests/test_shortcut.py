@@ -11,7 +11,7 @@ import matcalc
 from matcalc.check import random_values
 from matcalc.evaluate import evaluate
 from matcalc.printing.text import to_text
-from matcalc.shortcut import shortcut
+from matcalc.consistency import shortcut
 from matcalc.shortcut_table import CASES, render
 
 SEED = {"X": "matrix(m,n)", "ω": "vector(n)", "y": "vector(m)"}
