@@ -17,9 +17,9 @@ import numpy as np
 from .algebra import T, eye, num, times
 from .differential import Step, differential, direction
 from .errors import EvaluationError, MatcalcError, UnsupportedError
-from .evaluate import bind, evaluate_node, to_user
+from .evaluate import dim_value, bind, evaluate_node, to_user
 from .expr import Expr, user_shape
-from .identify import NotMatrixForm, cotangent, substitute
+from .identify import NotMatrixForm, cotangent, substitute, vec_jacobian
 from .ir import Const, Node, Num, Var, variables
 from .parser import Decls, parse_node, parse_type
 from .printing.latex import to_latex
@@ -42,6 +42,7 @@ class Derivative:
     node: Optional[Node]           # the matrix form (None for the index form)
     steps: list = field(default_factory=list)
     multilinear: Optional[Node] = None   # dᵏf in the directions below (index form)
+    of_shape: tuple = ()                 # vec form: the shape of what was differentiated last
     directions: tuple = ()
     convention: Optional[str] = None
 
@@ -73,9 +74,12 @@ class Derivative:
     def evaluate(self, values: Mapping[str, object]):
         """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
         values = _with_dimensions(self.f.node, values)
-        if self.node is not None:
-            return to_user(self.node, evaluate_node(self.node, values))
-        return _evaluate_multilinear(self, values)
+        if self.node is None:
+            return _evaluate_multilinear(self, values)
+        value = evaluate_node(self.node, values)
+        if self.form == "vec":
+            return _unvec(value, self.of_shape, self.wrt.shape, values)
+        return to_user(self.node, value)
 
     def __str__(self) -> str:
         if self.node is not None:
@@ -165,19 +169,20 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     node, x = _resolve(f, wrt, decls)
     steps = [Step("function", "", None, node)]
     taken = set(variables(node)) | {x.name}
-    current, form = node, None
+    current, form, previous = node, None, node.shape
     try:
         for k in range(1, order + 1):
-            current, form = _first_derivative(current, x, steps, taken, k)
+            previous = current.shape
+            current, form = _first_derivative(current, x, steps, taken, k, last=k == order)
     except NotMatrixForm as why:
         return _index_form(node, x, order, steps, taken, str(why))
     if order == 2 and form == "jacobian" and is_scalar(node.shape):
         form = "hessian"
     convention = SYMMETRIC_CONVENTION if x.kind == "symmetric" else None
-    return Derivative(Expr(node), x, order, form, current, steps, convention=convention)
+    return Derivative(Expr(node), x, order, form, current, steps, convention=convention, of_shape=previous)
 
 
-def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int) -> tuple[Node, str]:
+def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: bool = True) -> tuple[Node, str]:
     dx = direction(x, taken)
     dsteps: list = []
     df = differential(fn, x, dx, dsteps)
@@ -203,8 +208,13 @@ def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int) -> tupl
         j = simplify(T(jt))
         steps.append(Step("canonical", "df = J·dx", None, times(j, dx)))
         return _identified(j, steps, f"∂f/∂{x.name}", "jacobian")
-    raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)} "
-                        "has no matrix form")
+    if not last:
+        raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
+                            "differentiated again")
+    jv = vec_jacobian(df, dx)
+    steps.append(Step("canonical", "vec and Kronecker products: vec(AdXB) = (Bᵀ ⊗ A)vec(dX)", None,
+                      times(jv, make("vec", dx))))
+    return _identified(jv, steps, f"∂vec(f)/∂vec({x.name})", "vec")
 
 
 def _kind(shape) -> str:
@@ -272,7 +282,7 @@ def _unit_directions(x: Var, sizes: tuple):
 def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
     arrays, dims = bind(d.f.node, values)
     x_user = np.asarray(values[d.wrt.name], dtype=float)
-    f_shape = tuple(_size(s, dims) for s in d.f.node.shape)
+    f_shape = tuple(dim_value(s, dims, "f") for s in d.f.node.shape)
     out_f = to_user(d.f.node, np.zeros(f_shape)).shape if not is_scalar(d.f.node.shape) else ()
     out = np.zeros(out_f + x_user.shape * d.order)
     if is_scalar(d.multilinear.shape) and isinstance(d.multilinear, Num) and d.multilinear.value == 0:
@@ -288,8 +298,21 @@ def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
     return out if out.shape else float(out)
 
 
-def _size(d, dims):
-    return d if isinstance(d, int) else dims[d]
+def _unvec(m: np.ndarray, f_shape: tuple, x_shape: tuple, dims: Mapping) -> np.ndarray:
+    """J with vec(dF) = J·vec(dX), as the array D[f…, x…] = ∂F[f…]/∂X[x…] (vec stacks columns)."""
+    q, s = dim_value(f_shape[1], dims, "f"), dim_value(x_shape[1], dims, "x")
+    p, r = m.shape[0] // q, m.shape[1] // s
+    full = m.reshape(q, p, s, r).transpose(1, 0, 3, 2)
+    return full.reshape(_user_sizes(f_shape, (p, q)) + _user_sizes(x_shape, (r, s)))
+
+
+def _user_sizes(shape: tuple, sizes: tuple) -> tuple:
+    """The NumPy sizes of a (rows, cols) shape in the user's layout."""
+    if shape[0] == 1 and shape[1] == 1:
+        return ()
+    if shape[1] == 1:
+        return (sizes[0],)
+    return sizes
 
 
 def gradient(f, wrt, decls: Decls = None) -> Derivative:

@@ -99,7 +99,7 @@ _RANK = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 2}
 _RANK_WORDS = {0: "a number", 1: "a 1-D array", 2: "a 2-D array"}
 
 
-def _dim_value(d: Dim, dims: Mapping[str, int], what: str) -> int:
+def dim_value(d: Dim, dims: Mapping[str, int], what: str) -> int:
     if isinstance(d, int):
         return d
     total = 1
@@ -135,7 +135,7 @@ def bind(root: Node, values: Mapping[str, object]) -> tuple[dict[str, np.ndarray
         sizes = a.shape + (1,) * (2 - rank) if rank else (1, 1)
         for axis, (d, n) in enumerate(zip(node.shape, sizes)):
             if isinstance(d, int) or "*" in d:
-                if _dim_value(d, dims, node.name) != n:
+                if dim_value(d, dims, node.name) != n:
                     raise EvaluationError(f"{node.name} must have size {d} along axis {axis}, but has {n}")
             elif d in dims and dims[d] != n:
                 raise EvaluationError(f"dimension {d} is {dims[d]} from {dim_source[d]} but {n} from "
@@ -164,7 +164,7 @@ def evaluate_node(root: Node, values: Mapping[str, object]) -> np.ndarray:
         if op == "num":
             return np.array([[float(node.value)]])
         if isinstance(node, Const):
-            r, c = (_dim_value(d, dims, op) for d in node.shape)
+            r, c = (dim_value(d, dims, op) for d in node.shape)
             return np.eye(r) if op == "eye" else np.full((r, c), float(node.value))
         return EVAL_RULES[op](node, *kids)
 

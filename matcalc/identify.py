@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from .algebra import inner, T, emul, eye, ones, plus, times
 from .errors import UnsupportedError
 from .ir import Node, Num, Var, op_of, postorder
-from .shapes import is_scalar, is_vector, make
+from .shapes import dim_product, is_scalar, is_vector, make
 
 ADJOINT_RULES: dict[str, Callable] = {}
 
@@ -234,3 +234,144 @@ def substitute(root: Node, old: Var, new: Node) -> Node:
 
 def depends_on(root: Node, x: Var) -> bool:
     return any(isinstance(n, Var) and n == x for n in postorder(root))
+
+
+# ------------------------------------------------------------------------------ vec (Kronecker) form
+
+VEC_RULES: dict[str, Callable] = {}
+
+
+def vec_rule(*ops):
+    def register(fn):
+        for op in ops:
+            VEC_RULES[op] = fn
+        return fn
+    return register
+
+
+@vec_rule("add")
+def vec_add(node, m, dep):
+    """vec(dA + dB) = vec(dA) + vec(dB)."""
+    return plus(*(mi if d else None for mi, d in zip(m, dep)))
+
+
+@vec_rule("sub")
+def vec_sub(node, m, dep):
+    """vec(dA − dB) = vec(dA) − vec(dB)."""
+    a = m[0] if dep[0] else None
+    b = make("neg", m[1]) if dep[1] else None
+    return plus(a, b)
+
+
+@vec_rule("neg")
+def vec_neg(node, m, dep):
+    """vec(−dA) = −vec(dA)."""
+    return make("neg", m[0])
+
+
+@vec_rule("mul")
+def vec_mul(node, m, dep):
+    """vec(A·dX·B) = (Bᵀ ⊗ A)·vec(dX) (MC 520): vec(A·dL) = (I ⊗ A)·vec(dL), vec(dL·B) = (Bᵀ ⊗ I)·vec(dL);
+    a scalar s: vec(s·dL) = s·vec(dL), vec(ds·B) = vec(B)·ds."""
+    a, b = node.args
+    out = None
+    if dep[0]:
+        if is_scalar(b.shape):
+            term = times(b, m[0])
+        elif is_scalar(a.shape):
+            term = times(make("vec", b), m[0])
+        else:
+            term = times(make("kron", T(b), eye(a.shape[0])), m[0])
+        out = plus(out, term)
+    if dep[1]:
+        if is_scalar(a.shape):
+            term = times(a, m[1])
+        elif is_scalar(b.shape):
+            term = times(make("vec", a), m[1])
+        else:
+            term = times(make("kron", eye(b.shape[1]), a), m[1])
+        out = plus(out, term)
+    return out
+
+
+@vec_rule("hadamard")
+def vec_hadamard(node, m, dep):
+    """vec(A ⊙ dL) = diag(vec(A))·vec(dL)."""
+    out = None
+    for other, mi, d in zip(reversed(node.args), m, dep):
+        if d:
+            out = plus(out, times(other, mi) if is_scalar(other.shape) else times(make("diag", make("vec", other)), mi))
+    return out
+
+
+@vec_rule("div")
+def vec_div(node, m, dep):
+    """vec(dL/s) = vec(dL)/s."""
+    return make("div", m[0], node.args[1])
+
+
+@vec_rule("ediv")
+def vec_ediv(node, m, dep):
+    """vec(dL ⊘ B) = diag(vec(1 ⊘ B))·vec(dL)."""
+    b = node.args[1]
+    if is_scalar(b.shape):
+        return make("div", m[0], b)
+    return times(make("diag", make("vec", make("ediv", Num(1), b))), m[0])
+
+
+@vec_rule("transpose")
+def vec_transpose(node, m, dep):
+    """vec(dvᵀ) = vec(dv) for a vector; a matrix needs the commutation matrix, which has no name here."""
+    a = node.args[0]
+    if a.shape[0] == 1 or a.shape[1] == 1:
+        return m[0]
+    raise NotMatrixForm("the transpose of a matrix differential (the commutation matrix)")
+
+
+@vec_rule("tr")
+def vec_tr(node, m, dep):
+    """tr(dL) = vec(I)ᵀ·vec(dL)."""
+    return times(T(make("vec", eye(node.args[0].shape[0]))), m[0])
+
+
+@vec_rule("sum")
+def vec_sum(node, m, dep):
+    """sum(dL) = 1ᵀ·vec(dL)."""
+    a = node.args[0]
+    return times(T(ones((dim_product(*a.shape), 1))), m[0])
+
+
+@vec_rule("vec")
+def vec_vec(node, m, dep):
+    """vec(vec(dL)) = vec(dL)."""
+    return m[0]
+
+
+def _no_vec(name):
+    def vec_unsupported(node, m, dep):
+        """No Kronecker form here: the derivative falls back to the index form."""
+        raise NotMatrixForm(f"{name} of a differential in vec form")
+    return vec_unsupported
+
+
+for _op in ("diag", "kron"):
+    vec_rule(_op)(_no_vec(_op))
+
+
+def vec_jacobian(df: Node, dx: Var) -> Optional[Node]:
+    """J with vec(df) = J·vec(dx), by one forward sweep of ``VEC_RULES`` (Kronecker products)."""
+    values: dict[int, Optional[Node]] = {}
+    for node in postorder(df):
+        if isinstance(node, Var):
+            values[id(node)] = eye(dim_product(*dx.shape)) if node == dx else None
+            continue
+        kids = node.children()
+        m = tuple(values[id(k)] for k in kids)
+        if not kids or all(v is None for v in m):
+            values[id(node)] = None
+            continue
+        fn = VEC_RULES.get(op_of(node))
+        if fn is None:
+            raise UnsupportedError(f"{op_of(node)} is not linear, yet the differential applies it to {dx.name}")
+        values[id(node)] = fn(node, m, tuple(v is not None for v in m))
+    return values[id(df)]

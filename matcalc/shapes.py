@@ -57,7 +57,7 @@ class Unifier:
         if isinstance(d, str) and "*" in d:
             total: Dim = 1
             for part in d.split("*"):
-                total = _times(total, self.resolve_dim(part))
+                total = dim_product(total, self.resolve_dim(part))
             return total
         return self.find(d)
 
@@ -239,25 +239,29 @@ def shape_logsumexp(shapes, u):
 def shape_vec(shapes, u):
     """vec stacks the columns of an m×n matrix into an mn-vector."""
     a = u.resolve(shapes[0])
-    return (_times(a[0], a[1]), 1)
+    return (dim_product(a[0], a[1]), 1)
 
 
 @rule("kron")
 def shape_kron(shapes, u):
     """kron(A, B) of m×n and p×q matrices is mp×nq."""
     a, b = (u.resolve(s) for s in shapes)
-    return (_times(a[0], b[0]), _times(a[1], b[1]))
+    return (dim_product(a[0], b[0]), dim_product(a[1], b[1]))
 
 
-def _times(a: Dim, b: Dim) -> Dim:
-    """The product of two dimensions, as an int or a ``*``-joined name."""
-    if a == 1:
-        return b
-    if b == 1:
-        return a
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    return f"{a}*{b}"
+def dim_product(a: Dim, b: Dim) -> Dim:
+    """The product of two dimensions: an int, or the factors joined by ``*`` in a canonical order
+    (the number first, then names sorted), so that m*n and n*m are one dimension."""
+    number, names = 1, []
+    for part in _parts(a) + _parts(b):
+        if isinstance(part, int) or str(part).isdigit():
+            number *= int(part)
+        else:
+            names.append(part)
+    if not names:
+        return number
+    names.sort()
+    return "*".join(([str(number)] if number != 1 else []) + names)
 
 
 @rule("var", "num", "eye", "fill")

@@ -448,6 +448,20 @@ def associate_left(node, rb):
 
 
 @rewrites("mul")
+def kron_mixed_product(node, rb):
+    """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
+    a, b = node.args
+    if op_of(a) == "kron" and op_of(b) == "kron":
+        (p, q), (r, t) = a.args, b.args
+        if p.shape[1] == r.shape[0] and q.shape[1] == t.shape[0]:
+            return rb("kron", rb("mul", p, r), rb("mul", q, t))
+    if op_of(a) == "mul" and op_of(a.args[1]) == "kron" and op_of(b) == "kron":  # c·(A ⊗ B) · (C ⊗ D)
+        inner = kron_mixed_product(make("mul", a.args[1], b), rb)
+        return rb("mul", a.args[0], inner) if inner is not None else None
+    return None
+
+
+@rewrites("mul")
 def diag_product(node, rb):
     """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
     a, b = node.args

@@ -85,10 +85,35 @@ def test_index_form_for_higher_orders_evaluates_correctly():
     assert "d^3 f(dx1, dx2, dx3)" in str(d)
 
 
-def test_matrix_valued_function_uses_index_form():
-    d = matcalc.diff("A*X*B", "X", {"A": "matrix(p,m)", "X": "matrix(m,n)", "B": "matrix(n,q)"})
-    assert d.form == "index" and d.shape == ("p", "q", "m", "n")
-    assert matcalc.check("A*X*B", "X", {"A": "matrix(p,m)", "X": "matrix(m,n)", "B": "matrix(n,q)"}) < 1e-7
+@pytest.mark.parametrize("f, wrt, order, expected", [
+    ("A*X*B", "X", 1, "kron(B', A)"),                     # MC (520): vec(AXB) = (Bᵀ ⊗ A) vec X
+    ("X*w", "X", 1, "kron(w', eye)"),
+    ("tr(X'*A*X)", "X", 2, "kron(eye, A + A')"),
+    ("tr(X'*X)", "X", 2, "2*eye"),
+    ("norm2(X*w - y)^2", "X", 2, "2*kron(w*w', eye)"),
+    ("sum(exp(X))", "X", 2, "diag(vec(exp(X)))"),
+])
+def test_kronecker_form_for_matrix_valued_and_matrix_hessians(f, wrt, order, expected):
+    d = matcalc.diff(f, wrt, order=order)
+    assert d.form == "vec" and str(d) == expected
+    assert matcalc.check(f, wrt, order=order) < 1e-7
+
+
+def test_vec_form_layout():
+    decls = {"A": "matrix(p,m)", "X": "matrix(m,n)", "B": "matrix(n,q)"}
+    d = matcalc.diff("A*X*B", "X", decls)
+    assert d.shape == ("p", "q", "m", "n")
+    rng = np.random.default_rng(1)
+    A, X, B = rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
+    D = d.evaluate({"A": A, "X": X, "B": B})
+    assert D.shape == (2, 5, 3, 4)
+    np.testing.assert_allclose(D, np.einsum("ik,lj->ijkl", A, B), atol=1e-12)  # ∂(AXB)[i,j]/∂X[k,l] = A[i,k]·B[l,j]
+
+
+def test_commutation_falls_back_to_index_form():
+    d = matcalc.diff("logdet(X)", "X", order=2)
+    assert d.form == "index" and d.shape == ("n", "n", "n", "n")
+    assert matcalc.check("logdet(X)", "X", order=2) < 1e-6
 
 
 def test_zero_derivative_of_declared_absent_variable():
