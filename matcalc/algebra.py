@@ -18,8 +18,9 @@ def num(value) -> Num:
     return Num(int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value))
 
 
-def ones(shape) -> Const:
-    return Const("fill", tuple(shape), 1)
+def ones(shape) -> Node:
+    """The all-ones array of ``shape`` (the number 1 for a scalar)."""
+    return Num(1) if is_scalar(shape) else Const("fill", tuple(shape), 1)
 
 
 def eye(n) -> Const:

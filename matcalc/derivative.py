@@ -20,12 +20,12 @@ from .errors import EvaluationError, MatcalcError, UnsupportedError
 from .evaluate import dim_value, bind, evaluate_node, to_user
 from .expr import Expr, user_shape
 from .identify import NotMatrixForm, cotangent, substitute, vec_jacobian
-from .ir import Const, Node, Num, Var, variables
+from .ir import Const, Node, Num, Var, postorder, variables
 from .parser import Decls, parse_node, parse_type
 from .printing.latex import to_latex
 from .printing.text import to_text, to_text_shared
 from .shapes import is_scalar, is_vector, make
-from .simplify import simplify
+from .simplify import _is_zero, simplify
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -73,7 +73,7 @@ class Derivative:
 
     def evaluate(self, values: Mapping[str, object]):
         """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
-        values = _with_dimensions(self.f.node, values)
+        values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return _evaluate_multilinear(self, values)
         value = evaluate_node(self.node, values)
@@ -103,10 +103,13 @@ class Derivative:
         return "\n".join(format_step(s) for s in self.steps)
 
 
-def _with_dimensions(f: Node, values: Mapping[str, object]) -> dict:
+def _with_dimensions(f: Node, values: Mapping[str, object], wrt: Optional[Var] = None) -> dict:
     """The values plus the sizes of f's dimensions, which a result may need without f's arrays
     (the gradient of sum(X) is a constant array of X's shape)."""
     _, dims = bind(f, values)
+    if wrt is not None and wrt.name in values and not any(isinstance(n, Var) and n.name == wrt.name
+                                                         for n in postorder(f)):
+        dims.update(bind(wrt, values)[1])
     return {**dims, **values}
 
 
@@ -173,7 +176,8 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     try:
         for k in range(1, order + 1):
             previous = current.shape
-            current, form = _first_derivative(current, x, steps, taken, k, last=k == order)
+            current, form = _first_derivative(current, x, steps, taken, k, last=k == order,
+                                              symmetric=k == 2 and form == "gradient")
     except NotMatrixForm as why:
         return _index_form(node, x, order, steps, taken, str(why))
     if order == 2 and form == "jacobian" and is_scalar(node.shape):
@@ -182,15 +186,17 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     return Derivative(Expr(node), x, order, form, current, steps, convention=convention, of_shape=previous)
 
 
-def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: bool = True) -> tuple[Node, str]:
+def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: bool = True,
+                      symmetric: bool = False) -> tuple[Node, str]:
     dx = direction(x, taken)
     dsteps: list = []
     df = differential(fn, x, dx, dsteps)
     if k == 1:
         steps.extend(dsteps)
-    if df is None:
+    if df is not None:
+        df = simplify(df)
+    if df is None or _is_zero(df):
         return _zero(fn.shape, x.shape), "zero"
-    df = simplify(df)
     steps.append(Step("collected", "differential rules", None, df, "df"))
     if is_scalar(x.shape):
         d = substitute(df, dx, Num(1))
@@ -198,6 +204,8 @@ def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: b
         return _identified(d, steps, f"∂f/∂{x.name}", "derivative")
     if is_scalar(fn.shape):
         g = cotangent(df, dx, Num(1))
+        if g is None:
+            return _zero(fn.shape, x.shape), "zero"
         if x.kind == "symmetric":
             g = make("div", make("add", g, T(g)), Num(2))
         g = simplify(g)
@@ -205,10 +213,13 @@ def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: b
         return _identified(g, steps, f"∂f/∂{x.name}", "gradient")
     if is_vector(fn.shape) and is_vector(x.shape):
         jt = cotangent(df, dx, eye(fn.shape[0]), batched=True)
-        j = simplify(T(jt))
+        if jt is None:
+            return _zero(fn.shape, x.shape), "zero"
+        # the Jacobian of a gradient is a Hessian, symmetric: Jᵀ is J, no transpose needed
+        j = simplify(jt if symmetric else T(jt))
         steps.append(Step("canonical", "df = J·dx", None, times(j, dx)))
         return _identified(j, steps, f"∂f/∂{x.name}", "jacobian")
-    if not last:
+    if not last or k > 2:
         raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
                             "differentiated again")
     jv = vec_jacobian(df, dx)
@@ -233,6 +244,8 @@ def _trace_form(g: Node, dx: Var) -> Node:
 def _identified(d: Node, steps: list, name: str, form: str) -> tuple[Node, str]:
     trace: list = []
     final = simplify(d, trace)
+    if _is_zero(final):
+        form = "zero"
     steps.append(Step("identified", "identification", None, d, name))
     for rule, before, after in trace:
         steps.append(Step("simplified", rule, before, after))

@@ -49,13 +49,11 @@ def _symmetric(node) -> bool:
         return node.kind == "symmetric"
     if op == "diag":
         return node.args[0].shape[1] == 1
-    if op in ("inv", "neg") or (op == "pow" and not is_scalar(node.shape)):
+    if op in ("inv", "neg", "div") or (op == "pow" and not is_scalar(node.shape)):
         return _symmetric(node.args[0])
-    if op == "add":  # A + Aᵀ
-        a, b = node.args
-        if (op_of(b) == "transpose" and b.args[0] == a) or (op_of(a) == "transpose" and a.args[0] == b):
-            return True
-    if op in ("add", "sub", "hadamard"):
+    if op in ("add", "sub"):
+        return _symmetric_sum(node)
+    if op == "hadamard":
         return _symmetric(node.args[0]) and _symmetric(node.args[1])
     if op == "mul" and is_scalar(node.args[0].shape):
         return _symmetric(node.args[1])
@@ -63,6 +61,30 @@ def _symmetric(node) -> bool:
         a, b = node.args
         return (op_of(a) == "transpose" and a.args[0] == b) or (op_of(b) == "transpose" and b.args[0] == a)
     return False
+
+
+def _symmetric_sum(node: Node) -> bool:
+    """A sum is symmetric when each term is, or comes with its transpose and the same sign (A + Aᵀ)."""
+    terms, stack = [], [(1, node)]
+    while stack:
+        sign, n = stack.pop()
+        if op_of(n) in ("add", "sub") and n.args[0].shape == n.args[1].shape == n.shape:
+            stack += [(sign, n.args[0]), (-sign if n.op == "sub" else sign, n.args[1])]
+        elif op_of(n) == "neg":
+            stack.append((-sign, n.args[0]))
+        else:
+            terms.append((sign, n))
+    if any(t is node for _, t in terms):  # a broadcast (scalar + matrix): not looked into
+        return False
+    unmatched = [(s, t) for s, t in terms if not _symmetric(t)]
+    while unmatched:
+        s, t = unmatched.pop()
+        partner = next((k for k, (s2, t2) in enumerate(unmatched) if s2 == s and (
+            (op_of(t2) == "transpose" and t2.args[0] == t) or (op_of(t) == "transpose" and t.args[0] == t2))), None)
+        if partner is None:
+            return False
+        unmatched.pop(partner)
+    return True
 
 
 # ------------------------------------------------------------------------------ constants
@@ -83,9 +105,11 @@ def fold_numbers(node, rb):
 
 @rewrites("div")
 def fold_division(node, rb):
-    """a/b of numbers is done when exact: 6/3 → 2; a/1 → a."""
+    """a/b of numbers is done when exact: 6/3 → 2; a/1 → a; 0/b → 0."""
     a, b = node.args
     if _num(b, 1):
+        return a
+    if _is_zero(a):
         return a
     if _num(a) and _num(b) and b.value != 0 and (a.value / b.value) * b.value == a.value:
         return Num(_number(a.value / b.value))
@@ -96,10 +120,11 @@ def fold_division(node, rb):
 def divide_coefficient(node, rb):
     """(c·A)/d → (c/d)·A for numbers c, d when exact: (2A)/2 → A."""
     a, b = node.args
-    if _num(b) and op_of(a) == "mul" and _num(a.args[0]) and b.value != 0:
-        q = a.args[0].value / b.value
-        if q * b.value == a.args[0].value:
-            return rb("mul", Num(_number(q)), a.args[1])
+    if not _num(b) or b.value == 0:
+        return None
+    c, t = _split(a, rb)
+    if c != 1 and t is not None and (c / b.value) * b.value == c and (c / b.value) != c:
+        return _scaled(c / b.value, t, node.shape, rb)
     return None
 
 
@@ -218,7 +243,8 @@ def scale_constant(node, rb):
     """c·1 → the constant array filled with c."""
     a, b = node.args
     if _num(a) and isinstance(b, Const) and b.op == "fill":
-        return Const("fill", b.shape, _number(a.value * b.value))
+        value = _number(a.value * b.value)
+        return Num(value) if is_scalar(b.shape) else Const("fill", b.shape, value)
     return None
 
 
@@ -247,6 +273,9 @@ def coefficient_first(node, rb):
     if _num(a) and op_of(b) == "mul" and _num(b.args[0]):
         return rb("mul", Num(_number(a.value * b.args[0].value)), b.args[1])
     if _num(a) and op_of(b) == "mul" and not _num(b.args[0]) and not is_scalar(b.shape):
+        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
+    if is_scalar(a.shape) and op_of(b) == "mul" and not is_scalar(b.shape) and not is_scalar(b.args[0].shape) \
+            and not is_scalar(b.args[1].shape):  # s·(A·B) → (s·A)·B for a scalar s
         return rb("mul", rb("mul", a, b.args[0]), b.args[1])
     return None
 
@@ -298,15 +327,18 @@ def transpose_of_symmetric(node, rb):
 
 @rewrites("transpose")
 def transpose_inward(node, rb):
-    """(AB)ᵀ → BᵀAᵀ (MC 4), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ, (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
+    """(AB)ᵀ → BᵀAᵀ (MC 4), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
     only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
     a = node.args[0]
     op = op_of(a)
     if op == "neg":
         return rb("neg", rb("transpose", a.args[0]))
+    inner = _pull_sign(a, rb)
+    if inner is not None and inner.shape == a.shape:
+        return rb("neg", rb("transpose", inner))
     if op in ("add", "sub", "hadamard", "ediv"):
         x, y = a.args
-        if _transpose_cost(x) + _transpose_cost(y) == 0:
+        if x.shape == y.shape and _transpose_cost(x) + _transpose_cost(y) <= 1:
             return rb(op, rb("transpose", x), rb("transpose", y))
         return None
     if op == "mul":
@@ -352,15 +384,127 @@ def _scaled(c, term: Optional[Node], shape, rb) -> Node:
     return rb("mul", Num(c), term)
 
 
-@rewrites("add", "sub")
-def collect_like_terms(node, rb):
-    """c·T + d·T → (c + d)·T, and c·T − d·T → (c − d)·T: A + A → 2A, A − A → 0."""
-    a, b = node.args
-    ca, ta = _split(a, rb)
-    cb, tb = _split(b, rb)
-    if ta is None or tb is None or ta != tb or a.shape != b.shape:
+def _signed_terms(node: Node, rb) -> list:
+    """A sum as [(coefficient, term)], through +, − and unary minus (not through broadcasts)."""
+    out, stack = [], [(1, node)]
+    while stack:
+        sign, n = stack.pop()
+        op = op_of(n)
+        if op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
+            stack.append((-sign if op == "sub" else sign, n.args[1]))
+            stack.append((sign, n.args[0]))
+        elif op == "neg":
+            stack.append((-sign, n.args[0]))
+        else:
+            c, t = _split(n, rb)
+            out.append((sign * c, t))
+    return out
+
+
+def _right_factor(node: Node):
+    """(rest, last factor) of a product, or None."""
+    if op_of(node) == "mul" and not is_scalar(node.args[1].shape):
+        return node.args[0], node.args[1]
+    return None
+
+
+def _left_factor(node: Node, rb):
+    """(first factor, rest) of a matrix product, re-associating (AB)C as A(BC); a scalar factor s
+    rides with the rest: s·(A·B) gives (A, s·B) and s·A gives (A, s)."""
+    if op_of(node) != "mul":
         return None
-    return _scaled(ca + cb if node.op == "add" else ca - cb, ta, node.shape, rb)
+    a, b = node.args
+    if is_scalar(node.shape) or is_scalar(b.shape):
+        return None
+    if is_scalar(a.shape):
+        inner = _left_factor(b, rb)
+        return (b, a) if inner is None else (inner[0], rb("mul", a, inner[1]))
+    if op_of(a) == "mul":
+        inner = _left_factor(a, rb)
+        if inner is not None:
+            return inner[0], rb("mul", inner[1], b)
+    return a, b
+
+
+def _lead_scalar(node: Node, rb):
+    """(s, rest) for a matrix product whose leftmost factor is a non-number scalar s, else None."""
+    if op_of(node) != "mul" or is_scalar(node.shape):
+        return None
+    a, b = node.args
+    if is_scalar(a.shape) and not _num(a):
+        return a, b
+    inner = _lead_scalar(a, rb) if op_of(a) == "mul" else None
+    return None if inner is None else (inner[0], rb("mul", inner[1], b))
+
+
+def _factor_pair(x: tuple, y: tuple, shape, rb):
+    """c·A·B and d·A·C → A·(c·B + d·C) (left factor), or likewise on the right, or a common
+    scalar factor s·B ± s·C → s·(B ± C); None if none."""
+    (cx, tx), (cy, ty) = x, y
+    sx, sy = _lead_scalar(tx, rb), _lead_scalar(ty, rb)
+    if sx and sy and sx[0] == sy[0] and sx[1].shape == sy[1].shape:
+        return rb("mul", sx[0], _rebuild([(cx, sx[1]), (cy, sy[1])], sx[1].shape, rb))
+    rx, ry = _right_factor(tx), _right_factor(ty)
+    if rx and ry and rx[1] == ry[1] and rx[0].shape == ry[0].shape:
+        inner = _rebuild([(cx, rx[0]), (cy, ry[0])], rx[0].shape, rb)
+        return rb("mul", inner, rx[1])
+    lx, ly = _left_factor(tx, rb), _left_factor(ty, rb)
+    if lx and ly and lx[0] == ly[0] and lx[1].shape == ly[1].shape:
+        inner = _rebuild([(cx, lx[1]), (cy, ly[1])], lx[1].shape, rb)
+        return rb("mul", lx[0], inner)
+    for (c1, t1), (c2, t2), first in ((x, y, True), (y, x, False)):   # A·B ± A → A·(B ± I)
+        f = _left_factor(t1, rb)
+        if f and f[0] == t2 and f[1].shape[0] == f[1].shape[1] and op_of(f[1]) != "eye":
+            from .algebra import eye
+            pair = [(c1, f[1]), (c2, eye(f[1].shape[0]))]
+            return rb("mul", t2, _rebuild(pair if first else pair[::-1], f[1].shape, rb))
+    return None
+
+
+def _rebuild(terms: list, shape, rb) -> Node:
+    """Σ cᵢ·tᵢ, a positive term first, written with + and −."""
+    terms = [(c, t) for c, t in terms if c != 0]
+    if not terms:
+        return _zero(shape)
+    first = next((k for k, (c, _) in enumerate(terms) if c > 0), 0)
+    terms = [terms[first]] + terms[:first] + terms[first + 1:]
+    c, t = terms[0]
+    acc = _scaled(c, t, shape, rb)
+    for c, t in terms[1:]:
+        acc = rb("sub", acc, _scaled(-c, t, shape, rb)) if c < 0 else rb("add", acc, _scaled(c, t, shape, rb))
+    return acc
+
+
+@rewrites("add", "sub")
+def collect_sum(node, rb):
+    """Σ cᵢ·Tᵢ with like terms collected (c·T + d·T → (c + d)·T, so A + A → 2A and A − A → 0)
+    and common factors taken out (AB + AC → A(B + C), BA + CA → (B + C)A), over the whole sum:
+    factor, never expand."""
+    terms = _signed_terms(node, rb)
+    merged: dict = {}
+    for c, t in terms:
+        key = t if t is not None else Num(0)
+        merged[key] = (merged[key][0] + c, t) if key in merged else (c, t)
+    items = [(c, t) for c, t in merged.values()]
+    changed = len(items) != len(terms)
+    again = True
+    while again:
+        again = False
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                if items[i][1] is None or items[j][1] is None or items[i][0] == 0 or items[j][0] == 0:
+                    continue
+                joint = _factor_pair(items[i], items[j], node.shape, rb)
+                if joint is not None:
+                    items = items[:i] + [(1, joint)] + items[i + 1:j] + items[j + 1:]
+                    changed = again = True
+                    break
+            if again:
+                break
+    if not changed:
+        return None
+    out = _rebuild(items, node.shape, rb)
+    return None if out == node else out
 
 
 @rewrites("add", "sub")
@@ -373,50 +517,6 @@ def subtract_negative(node, rb):
     inner = _pull_sign(a, rb)
     if node.op == "add" and inner is not None and inner.shape == a.shape and _pull_sign(b, rb) is None:
         return rb("sub", b, inner)
-    return None
-
-
-def _right_factor(node: Node):
-    """(rest, last factor) of a product, or None."""
-    if op_of(node) == "mul" and not is_scalar(node.args[1].shape):
-        return node.args[0], node.args[1]
-    return None
-
-
-def _left_factor(node: Node, rb):
-    """(first factor, rest) of a product chain, re-associating (AB)C as A(BC)."""
-    if op_of(node) != "mul":
-        return None
-    a, b = node.args
-    if is_scalar(a.shape) or is_scalar(b.shape):
-        return None
-    if op_of(a) == "mul":
-        inner = _left_factor(a, rb)
-        if inner is None:
-            return None
-        first, rest = inner
-        return first, rb("mul", rest, b)
-    return a, b
-
-
-@rewrites("add", "sub")
-def factor_common(node, rb):
-    """AB + AC → A(B + C) and BA + CA → (B + C)A (and likewise with −): factor, never expand."""
-    a, b = node.args
-    if a.shape != b.shape:
-        return None
-    ra, rb_ = _right_factor(a), _right_factor(b)
-    if ra and rb_ and ra[1] == rb_[1] and ra[0].shape == rb_[0].shape:
-        return rb("mul", rb(node.op, ra[0], rb_[0]), ra[1])
-    la, lb = _left_factor(a, rb), _left_factor(b, rb)
-    if la and lb and la[0] == lb[0] and la[1].shape == lb[1].shape:
-        return rb("mul", la[0], rb(node.op, la[1], lb[1]))
-    for x, y in ((a, b), (b, a)):  # A·B ± A → A·(B ± I)
-        f = _left_factor(x, rb)
-        if f and f[0] == y and f[1].shape[0] == f[1].shape[1] and op_of(f[1]) != "eye":
-            from .algebra import eye
-            inner = (f[1], eye(f[1].shape[0])) if x is a else (eye(f[1].shape[0]), f[1])
-            return rb("mul", y, rb(node.op, *inner))
     return None
 
 
@@ -451,6 +551,10 @@ def associate_left(node, rb):
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
     a, b = node.args
+    inner = _pull_sign(a, rb)
+    if inner is not None and op_of(inner) == "kron":
+        out = kron_mixed_product(make("mul", inner, b), rb)
+        return rb("neg", out) if out is not None else None
     if op_of(a) == "kron" and op_of(b) == "kron":
         (p, q), (r, t) = a.args, b.args
         if p.shape[1] == r.shape[0] and q.shape[1] == t.shape[0]:
@@ -493,6 +597,168 @@ def hadamard_reciprocal(node, rb):
         return rb("ediv", a, b.args[1])
     if op_of(a) == "ediv" and _num(a.args[0], 1):
         return rb("ediv", b, a.args[1])
+    return None
+
+
+@rewrites("div")
+def divide_twice(node, rb):
+    """(A/s)/t → A/(s·t)."""
+    a, t = node.args
+    if op_of(a) == "div":
+        return rb("div", a.args[0], rb("mul", a.args[1], t))
+    return None
+
+
+@rewrites("mul")
+def reciprocal_scaling(node, rb):
+    """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s."""
+    a, b = node.args
+    if op_of(a) == "div" and _num(a.args[0]) and is_scalar(a.shape):
+        c, s_ = a.args[0], a.args[1]
+        return rb("div", b if c.value == 1 else rb("mul", c, b), s_)
+    if op_of(b) == "div" and _num(b.args[0]) and is_scalar(b.shape) and not _num(a):
+        c, s_ = b.args[0], b.args[1]
+        return rb("div", a if c.value == 1 else rb("mul", c, a), s_)
+    return None
+
+
+@rewrites("mul")
+def scaled_identity(node, rb):
+    """(s·I)·B → s·B and B·(s·I) → s·B."""
+    a, b = node.args
+    for x, other in ((a, b), (b, a)):
+        if op_of(x) == "mul" and op_of(x.args[1]) == "eye" and is_scalar(x.args[0].shape) and other.shape == node.shape:
+            return rb("mul", x.args[0], other)
+    return None
+
+
+@rewrites("mul")
+def minus_one_times(node, rb):
+    """(−1)·A → −A; (−I)·A → −A."""
+    a, b = node.args
+    if _num(a, -1) or (op_of(a) == "neg" and op_of(a.args[0]) == "eye" and b.shape == node.shape):
+        return rb("neg", b)
+    return None
+
+
+def _power_parts(node: Node):
+    """(base, k) with node = base^k for an integer k (k = 1 for anything else)."""
+    if op_of(node) == "pow" and _num(node.args[1]) and float(node.args[1].value).is_integer():
+        return node.args[0], int(node.args[1].value)
+    return node, 1
+
+
+@rewrites("mul")
+def equal_factors_to_power(node, rb):
+    """A·A → A², Aᵏ·A → Aᵏ⁺¹, A·Aᵏ → Aᵏ⁺¹ (scalars and square matrices)."""
+    a, b = node.args
+    if a.shape != b.shape or a.shape[0] != a.shape[1]:
+        return None
+    (ba, ka), (bb, kb) = _power_parts(a), _power_parts(b)
+    if ba == bb and not _num(ba):
+        return rb("pow", ba, Num(ka + kb))
+    return None
+
+
+@rewrites("hadamard")
+def equal_factors_to_elementwise_power(node, rb):
+    """A ⊙ A → A.^2."""
+    a, b = node.args
+    return rb("epow", a, Num(2)) if a == b and not is_scalar(a.shape) else None
+
+
+@rewrites("pow")
+def power_of_transpose(node, rb):
+    """(Aᵀ)ᵏ → (Aᵏ)ᵀ."""
+    a, k = node.args
+    if op_of(a) == "transpose" and not is_scalar(a.shape):
+        return rb("transpose", rb("pow", a.args[0], k))
+    return None
+
+
+@rewrites("inv")
+def inverse_of_inverse(node, rb):
+    """inv(inv(A)) → A; inv(Aᵀ) stays, inv(s) of a scalar is 1/s."""
+    a = node.args[0]
+    if op_of(a) == "inv":
+        return a.args[0]
+    if is_scalar(a.shape):
+        return rb("div", Num(1), a)
+    return None
+
+
+@rewrites("kron")
+def kron_sign(node, rb):
+    """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B)."""
+    a, b = node.args
+    for i, x in enumerate((a, b)):
+        inner = _pull_sign(x, rb)
+        if inner is not None:
+            return rb("neg", rb("kron", inner, b) if i == 0 else rb("kron", a, inner))
+    return None
+
+
+@rewrites("ediv")
+def elementwise_quotient(node, rb):
+    """c·1 ⊘ B → c ⊘ B (a constant array numerator is a scalar one); c ⊘ (k·B) → (c/k) ⊘ B;
+    (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)."""
+    a, b = node.args
+    if isinstance(a, Const) and a.op == "fill":
+        return rb("ediv", Num(a.value), b)
+    if _num(a) and op_of(b) == "mul" and _num(b.args[0]) and b.args[0].value != 0:
+        return rb("ediv", Num(_number(a.value / b.args[0].value)), b.args[1])
+    if op_of(a) == "ediv":
+        return rb("ediv", a.args[0], rb("hadamard", a.args[1], b))
+    return None
+
+
+@rewrites("mul")
+def diag_times_vector(node, rb):
+    """diag(a)·v → a ⊙ v for column vectors a, v."""
+    a, b = node.args
+    if op_of(a) == "diag" and a.args[0].shape[1] == 1 and b.shape[1] == 1 and not is_scalar(b.shape):
+        return rb("hadamard", a.args[0], b)
+    return None
+
+
+@rewrites("mul")
+def inverse_product(node, rb):
+    """A·A⁻¹ → I and A⁻¹·A → I."""
+    a, b = node.args
+    if (op_of(b) == "inv" and b.args[0] == a) or (op_of(a) == "inv" and a.args[0] == b):
+        from .algebra import eye
+        return eye(a.shape[0])
+    return None
+
+
+@rewrites("transpose")
+def transpose_of_quotient(node, rb):
+    """(A/s)ᵀ → Aᵀ/s for a scalar s."""
+    a = node.args[0]
+    if op_of(a) == "div":
+        return rb("div", rb("transpose", a.args[0]), a.args[1])
+    return None
+
+
+@rewrites("mul")
+def quotient_out_of_product(node, rb):
+    """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s."""
+    a, b = node.args
+    if op_of(b) == "div" and not _num(b.args[0]):
+        return rb("div", rb("mul", a, b.args[0]), b.args[1])
+    if op_of(a) == "div" and not _num(a.args[0]) and not is_scalar(node.shape):
+        return rb("div", rb("mul", a.args[0], b), a.args[1])
+    return None
+
+
+@rewrites("mul")
+def transposes_of_powers(node, rb):
+    """(Aᵏ)ᵀ·(Aʲ)ᵀ → (Aᵏ⁺ʲ)ᵀ: transposed powers of one matrix combine."""
+    a, b = node.args
+    if op_of(a) == "transpose" and op_of(b) == "transpose":
+        (ba, _), (bb, _) = _power_parts(a.args[0]), _power_parts(b.args[0])
+        if ba == bb and not is_scalar(ba.shape):
+            return rb("transpose", rb("mul", b.args[0], a.args[0]))
     return None
 
 

@@ -75,14 +75,18 @@ def test_symmetric_convention_is_stated():
 
 def test_index_form_for_higher_orders_evaluates_correctly():
     d = matcalc.diff("(x'*x)^2", "x", order=3)
-    assert d.form == "index" and d.node is None and d.expr is None
+    assert d.form == "index" and d.node is None and d.expr is None  # order ≥ 3: index form
+    assert "d^3 f(dx1, dx2, dx3)" in str(d)
     x = np.array([0.3, -1.2, 0.7])
     t = d.evaluate({"x": x})
     assert t.shape == (3, 3, 3)
     want = 8 * (np.einsum("i,jk->ijk", x, np.eye(3)) + np.einsum("j,ik->ijk", x, np.eye(3)) + np.einsum("k,ij->ijk", x, np.eye(3)))
     np.testing.assert_allclose(t, want, atol=1e-12)
     assert matcalc.check("(x'*x)^2", "x", order=3) < 1e-6
-    assert "d^3 f(dx1, dx2, dx3)" in str(d)
+    d4 = matcalc.diff("(x'*x)^2", "x", order=4)
+    assert "d^4 f(dx1, dx2, dx3, dx4)" in str(d4) and d4.node is None and d4.expr is None
+    np.testing.assert_allclose(d4.evaluate({"x": x}), 8 * (np.einsum("ij,kl->ijkl", np.eye(3), np.eye(3))
+                               + np.einsum("ik,jl->ijkl", np.eye(3), np.eye(3)) + np.einsum("il,jk->ijkl", np.eye(3), np.eye(3))), atol=1e-12)
 
 
 @pytest.mark.parametrize("f, wrt, order, expected", [
