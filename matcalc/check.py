@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import MatcalcError
 from .evaluate import evaluate
-from .ir import Node, Var, postorder, variables
+from .ir import Node, postorder, variables
 
 SIZES = (3, 4, 2, 5, 6, 7)
 
@@ -95,7 +95,7 @@ def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, 
     lower = diff(f, wrt, decls, order - 1) if order > 1 else None
     rng = np.random.default_rng(seed)
     worst = 0.0
-    for trial in range(trials if values is None else 1):
+    for _ in range(trials if values is None else 1):
         vals = dict(values) if values is not None else _finite_point(d.f.node, rng)
         if d.wrt.name not in vals:  # f does not depend on it: any value will do
             vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **_bound(d.f.node, vals)}))

@@ -22,7 +22,7 @@ from .check import random_values
 from .derivative import Derivative, diff
 from .errors import MatcalcError
 from .evaluate import evaluate
-from .ir import ELEMENTWISE, Const, Node, Num, Op, Var, op_of
+from .ir import ELEMENTWISE, Node, Num, Var, op_of
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .shapes import is_scalar, make
@@ -97,7 +97,6 @@ class ShortcutResult:
         return "\n".join(lines)
 
     def latex(self) -> str:
-        x = self.wrt.name
         guess = " + ".join(rf"{_coef_latex(t.coefficient)}{' '.join(to_latex(f) for f in t.factors)}" for t in self.guess)
         adjusted = to_latex(self.adjusted) if self.adjusted is not None else r"\text{—}"
         return (rf"\text{{guess: }} {guess} \;\to\; \text{{adjusted: }} {adjusted}"

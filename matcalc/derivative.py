@@ -14,9 +14,9 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from .algebra import T, eye, num, times
+from .algebra import T, eye, times
 from .differential import Step, differential, direction
-from .errors import EvaluationError, MatcalcError, UnsupportedError
+from .errors import MatcalcError
 from .evaluate import dim_value, bind, evaluate_node, to_user
 from .expr import Expr, user_shape
 from .identify import NotMatrixForm, cotangent, substitute, vec_jacobian

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .algebra import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
-from .errors import UnsupportedError
-from .ir import ALL_OPS, Node, Op, Var, op_of, postorder
+from .ir import ALL_OPS, Node, Var, op_of, postorder
 from .shapes import is_scalar, is_vector
 
 DIFF_RULES: dict[str, Callable] = {}

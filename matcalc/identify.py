@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from .algebra import inner, T, emul, eye, ones, plus, times
 from .errors import UnsupportedError
 from .ir import Node, Num, Var, op_of, postorder
-from .shapes import dim_product, is_scalar, is_vector, make
+from .shapes import dim_product, is_scalar, make
 
 ADJOINT_RULES: dict[str, Callable] = {}
 

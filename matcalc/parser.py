@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import ParseError, ShapeError
-from .ir import ELEMENTWISE, FUNCTIONS, OPS, SCALAR, Const, Node, Num, Op, Var
+from .ir import FUNCTIONS, OPS, SCALAR, Const, Node, Num, Op, Var
 from .shapes import SHAPE_RULES, Mismatch, Unifier, fmt_shape, is_var
 
 
@@ -399,7 +398,7 @@ def infer(roots: list[Syn], declared: Mapping[str, Type], names: list[str], text
                     first_error = first_error or e
                     tries += 1
                     if tries >= budget:
-                        raise first_error
+                        raise first_error from None
                     continue
                 kinds.update({n: t.kind for n, t in declared.items()})
                 return kinds, u, env, shapes

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .ir import Const, Node, Num, Op, Var, op_of, postorder
+from .ir import Const, Node, Num, op_of, postorder
 from .shapes import is_scalar, make
 
 SIMPLIFY_RULES: dict[str, list[Callable]] = {}
@@ -762,7 +762,6 @@ def transposes_of_powers(node, rb):
     return None
 
 
-_RULE_NAMES = {fn.__name__ for rules in SIMPLIFY_RULES.values() for fn in rules}
 
 
 class Simplifier:
