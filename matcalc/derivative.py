@@ -1,10 +1,11 @@
 """The differentiation pass: differential → collected df → canonical form → identification → simplify.
 
-``diff`` returns a :class:`Derivative` holding the result (in matrix form where one exists),
-the layout, and the steps it really performed.  Where no matrix form exists (third and higher
-orders, matrix-valued functions, Hessians in a matrix variable) the result is kept as the
-multilinear form dᵏf(dX₁, …, dXₖ), evaluated entry by entry with unit directions: the index
-form D[i…, j…] = dᵏf(E_j₁, …).
+``diff`` returns a :class:`Derivative` holding the result, the layout, and the steps it really
+performed.  The result is a gradient, Jacobian or Hessian in matrix form where one exists; for
+matrix-valued functions and Hessians in a matrix variable, the vec (Kronecker) form J with
+vec(dF) = J·vec(dX); otherwise (third and higher orders, or a differential that would need the
+commutation matrix) the multilinear form dᵏf(dX₁, …, dXₖ), evaluated entry by entry at unit
+directions: the index form D[i…, j…] = dᵏf(E_j₁, …).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from .parser import Decls, parse_node, parse_type
 from .printing.latex import to_latex
 from .printing.text import to_text, to_text_shared
 from .shapes import is_scalar, is_vector, make
-from .simplify import _is_zero, simplify
+from .simplify import is_zero, simplify
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -38,7 +39,7 @@ class Derivative:
     f: Expr
     wrt: Var
     order: int
-    form: str                      # gradient, jacobian, hessian, derivative, or index
+    form: str                      # gradient, jacobian, hessian, derivative, vec, index or zero
     node: Optional[Node]           # the matrix form (None for the index form)
     steps: list = field(default_factory=list)
     multilinear: Optional[Node] = None   # dᵏf in the directions below (index form)
@@ -195,7 +196,7 @@ def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: b
         steps.extend(dsteps)
     if df is not None:
         df = simplify(df)
-    if df is None or _is_zero(df):
+    if df is None or is_zero(df):
         return _zero(fn.shape, x.shape), "zero"
     steps.append(Step("collected", "differential rules", None, df, "df"))
     if is_scalar(x.shape):
@@ -244,7 +245,7 @@ def _trace_form(g: Node, dx: Var) -> Node:
 def _identified(d: Node, steps: list, name: str, form: str) -> tuple[Node, str]:
     trace: list = []
     final = simplify(d, trace)
-    if _is_zero(final):
+    if is_zero(final):
         form = "zero"
     steps.append(Step("identified", "identification", None, d, name))
     for rule, before, after in trace:

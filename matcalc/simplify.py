@@ -36,7 +36,8 @@ def _zero(shape) -> Node:
     return Num(0) if is_scalar(shape) else Const("fill", tuple(shape), 0)
 
 
-def _is_zero(node) -> bool:
+def is_zero(node) -> bool:
+    """The number 0 or an all-zero constant array."""
     return _num(node, 0) or (isinstance(node, Const) and node.op == "fill" and node.value == 0)
 
 
@@ -109,7 +110,7 @@ def fold_division(node, rb):
     a, b = node.args
     if _num(b, 1):
         return a
-    if _is_zero(a):
+    if is_zero(a):
         return a
     if _num(a) and _num(b) and b.value != 0 and (a.value / b.value) * b.value == a.value:
         return Num(_number(a.value / b.value))
@@ -147,7 +148,7 @@ def neg_neg(node, rb):
 def neg_of_number(node, rb):
     """−(c) → the number −c; −0 → 0."""
     a = node.args[0]
-    if _is_zero(a):
+    if is_zero(a):
         return a
     if isinstance(a, Const) and a.op == "fill":
         return Const("fill", a.shape, _number(-a.value))
@@ -203,7 +204,7 @@ def multiply_by_one(node, rb):
 @rewrites("mul", "hadamard")
 def multiply_by_zero(node, rb):
     """0·A → 0."""
-    if any(_is_zero(a) for a in node.args):
+    if any(is_zero(a) for a in node.args):
         return _zero(node.shape)
     return None
 
@@ -231,9 +232,9 @@ def hadamard_of_scalars(node, rb):
 def add_zero(node, rb):
     """A + 0 → A, 0 + A → A, A − 0 → A, 0 − A → −A."""
     a, b = node.args
-    if _is_zero(b) and a.shape == node.shape:
+    if is_zero(b) and a.shape == node.shape:
         return a
-    if _is_zero(a) and b.shape == node.shape:
+    if is_zero(a) and b.shape == node.shape:
         return b if node.op == "add" else rb("neg", b)
     return None
 
