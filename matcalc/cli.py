@@ -151,8 +151,9 @@ def _explain(args) -> int:
         data["derivation"] = r.truth.explain().splitlines()
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    left = ["TRUE DERIVATION (matrix differentials)"] + [
-        line for line in r.truth.explain().splitlines() if not line.startswith("d(")]
+    from .derivative import format_step
+    outline = [st for st in r.truth.steps if st.kind in ("function", "collected", "canonical")] + r.truth.steps[-1:]
+    left = ["TRUE DERIVATION (matrix differentials)"] + [format_step(st) for st in outline]
     right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
     width = max(len(line) for line in left) + 3
     for i in range(max(len(left), len(right))):

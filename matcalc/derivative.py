@@ -128,7 +128,7 @@ def format_step(step: Step) -> str:
         return f"d({to_text(step.subject)}) = {result}    [{step.rule}: {step.note}]"
     if step.kind == "simplified":
         return f"{to_text(step.subject)}  →  {result}    [{step.rule}]"
-    lhs = {"collected": "df", "canonical": "df", "identified": step.note}.get(step.kind, step.kind)
+    lhs = {"collected": "df", "canonical": "df", "identified": step.note, "result": step.note}.get(step.kind, step.kind)
     tag = f"    [{step.rule}]" if step.rule else ""
     return f"{lhs} = {result}{tag}"
 
@@ -200,33 +200,30 @@ def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: b
         return _zero(fn.shape, x.shape), "zero"
     steps.append(Step("collected", "differential rules", None, df, "df"))
     if is_scalar(x.shape):
-        d = substitute(df, dx, Num(1))
-        steps.append(Step("canonical", "df = g·ds", None, times(d, dx) if is_scalar(fn.shape) else df))
-        return _identified(d, steps, f"∂f/∂{x.name}", "derivative")
+        return _identified(substitute(df, dx, Num(1)), steps, f"∂f/∂{x.name}", "derivative",
+                           lambda final: Step("canonical", "df = g·ds", None, times(final, dx)))
     if is_scalar(fn.shape):
         g = cotangent(df, dx, Num(1))
         if g is None:
             return _zero(fn.shape, x.shape), "zero"
         if x.kind == "symmetric":
             g = make("div", make("add", g, T(g)), Num(2))
-        g = simplify(g)
-        steps.append(Step("canonical", "trace cyclicity and transposition", None, _trace_form(g, dx)))
-        return _identified(g, steps, f"∂f/∂{x.name}", "gradient")
+        return _identified(g, steps, f"∂f/∂{x.name}", "gradient",
+                           lambda final: Step("canonical", "trace cyclicity and transposition", None,
+                                              _trace_form(final, dx)))
     if is_vector(fn.shape) and is_vector(x.shape):
         jt = cotangent(df, dx, eye(fn.shape[0]), batched=True)
         if jt is None:
             return _zero(fn.shape, x.shape), "zero"
         # the Jacobian of a gradient is a Hessian, symmetric: Jᵀ is J, no transpose needed
-        j = simplify(jt if symmetric else T(jt))
-        steps.append(Step("canonical", "df = J·dx", None, times(j, dx)))
-        return _identified(j, steps, f"∂f/∂{x.name}", "jacobian")
+        return _identified(jt if symmetric else T(jt), steps, f"∂f/∂{x.name}", "jacobian",
+                           lambda final: Step("canonical", "df = J·dx", None, times(final, dx)))
     if not last or k > 2:
         raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
                             "differentiated again")
-    jv = vec_jacobian(df, dx)
-    steps.append(Step("canonical", "vec and Kronecker products: vec(AdXB) = (Bᵀ ⊗ A)vec(dX)", None,
-                      times(jv, make("vec", dx))))
-    return _identified(jv, steps, f"∂vec(f)/∂vec({x.name})", "vec")
+    return _identified(vec_jacobian(df, dx), steps, f"∂vec(f)/∂vec({x.name})", "vec",
+                       lambda final: Step("canonical", "vec and Kronecker products: vec(AdXB) = (Bᵀ ⊗ A)vec(dX)",
+                                          None, times(final, make("vec", dx))))
 
 
 def _kind(shape) -> str:
@@ -242,14 +239,19 @@ def _trace_form(g: Node, dx: Var) -> Node:
     return make("tr", times(simplify(T(g)), dx))
 
 
-def _identified(d: Node, steps: list, name: str, form: str) -> tuple[Node, str]:
+def _identified(raw: Node, steps: list, name: str, form: str, canonical) -> tuple[Node, str]:
+    """Simplify the identified derivative, recording: the canonical form of df (with the final
+    result in it), the identification, and each simplification rule that fired, by name."""
     trace: list = []
-    final = simplify(d, trace)
+    final = simplify(raw, trace)
     if is_zero(final):
         form = "zero"
-    steps.append(Step("identified", "identification", None, d, name))
-    for rule, before, after in trace:
-        steps.append(Step("simplified", rule, before, after))
+    steps.append(canonical(final))
+    steps.append(Step("identified", "identification", None, raw if trace else final, name))
+    if trace:
+        for rule, before, after in trace:
+            steps.append(Step("simplified", rule, before, after))
+        steps.append(Step("result", "simplification", None, final, name))
     return final, form
 
 

@@ -96,7 +96,7 @@ def d_ediv(node, d, dof):
 
 @rule("transpose")
 def d_transpose(node, d, dof):
-    """d(Aᵀ) = (dA)ᵀ (MC 39)."""
+    """d(Aᵀ) = (dA)ᵀ (MC 44)."""
     return T(d[0])
 
 
@@ -136,7 +136,7 @@ def d_scalar_pow(node, d, dof):
 
 
 def d_matrix_power(node, d, dof):
-    """d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (MC 41 generalised); for k < 0, Aᵏ = (A⁻¹)^|k|
+    """d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (the product rule, MC 37, k times); for k < 0, Aᵏ = (A⁻¹)^|k|
     with d(A⁻¹) = −A⁻¹·dA·A⁻¹."""
     a, p = node.args
     if d[0] is None:
@@ -162,7 +162,7 @@ def d_matrix_power(node, d, dof):
 
 
 def d_norm2_squared(node, d, dof):
-    """d‖a‖₂² = 2·aᵀda (MC 129 in differential form; 2·tr(AᵀdA) for the Frobenius norm),
+    """d‖a‖₂² = 2·aᵀda (MC 131 in differential form; 2·tr(AᵀdA) for the Frobenius norm),
     taken from the argument's differential directly, with no square root in between."""
     a = node.args[0].args[0]
     da = dof(a)
@@ -282,20 +282,20 @@ def d_norm1(node, d, dof):
 
 @rule("norm2")
 def d_norm2(node, d, dof):
-    """d‖a‖₂ = aᵀda / ‖a‖₂ (MC 131); for a matrix, d‖A‖_F = tr(AᵀdA) / ‖A‖_F."""
+    """d‖a‖₂ = aᵀda / ‖a‖₂ (MC 129); for a matrix, d‖A‖_F = tr(AᵀdA) / ‖A‖_F."""
     a = node.args[0]
     return ediv(inner(a, d[0]), node)
 
 
 @rule("tr")
 def d_tr(node, d, dof):
-    """d tr(A) = tr(dA) (MC 99 in differential form)."""
+    """d tr(A) = tr(dA) (MC 36)."""
     return apply("tr", d[0])
 
 
 @rule("det")
 def d_det(node, d, dof):
-    """d det(A) = det(A)·tr(A⁻¹dA) (MC 41, Jacobi's formula)."""
+    """d det(A) = det(A)·tr(A⁻¹dA) (MC 42, Jacobi's formula)."""
     a = node.args[0]
     return times(node, apply("tr", times(apply("inv", a), d[0])))
 
@@ -342,7 +342,7 @@ def d_vec(node, d, dof):
 
 @rule("kron")
 def d_kron(node, d, dof):
-    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (MC 520 in differential form)."""
+    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (MC 39)."""
     a, b = node.args
     left = None if d[0] is None else apply("kron", d[0], b)
     right = None if d[1] is None else apply("kron", a, d[1])

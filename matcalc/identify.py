@@ -77,7 +77,7 @@ def _as_row(v: Node) -> Node:
 
 @adjoint("mul")
 def adjoint_mul(node, c, dep, batched):
-    """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity, MC 16);
+    """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity);
     with a scalar factor s: ⟨C, ds·B⟩ = ⟨B, C⟩·ds and ⟨C, s·dB⟩ = ⟨s·C, dB⟩."""
     a, b = node.args
     out = [None, None]

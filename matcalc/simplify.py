@@ -328,7 +328,7 @@ def transpose_of_symmetric(node, rb):
 
 @rewrites("transpose")
 def transpose_inward(node, rb):
-    """(AB)ᵀ → BᵀAᵀ (MC 4), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
+    """(AB)ᵀ → BᵀAᵀ (MC 5), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
     only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
     a = node.args[0]
     op = op_of(a)

@@ -32,7 +32,9 @@ def test_seed_steps_read_like_the_notes():
     assert lines[0] == "f = norm2(X*ω - y)^2"
     assert "df = 2*((X*ω - y)'*dX*ω)    [differential rules]" in lines
     assert "df = tr(2*ω*(X*ω - y)'*dX)    [trace cyclicity and transposition]" in lines
-    assert lines[-1] == "∂f/∂X = 2*(X*ω - y)*ω'    [identification]"
+    assert lines[-1] == "∂f/∂X = 2*(X*ω - y)*ω'    [simplification]"
+    simplified = [s.rule for s in d.steps if s.kind == "simplified"]
+    assert "coefficient_first" in simplified  # each simplification is recorded by name
     rules = {s.rule for s in d.steps if s.kind == "differential"}
     assert {"d_mul", "d_sub", "d_norm2_squared"} <= rules
 
