@@ -121,7 +121,10 @@ def _diff(args) -> int:
         print(d.latex())
         return 0
     result = str(d)
-    print(f"{name} = {result}" if "\n" not in result else f"{name} =\n{result}")
+    if d.form == "index":
+        print(f"{name} in index notation:\n  " + result.replace("\n", "\n  "))
+    else:
+        print(f"{name} = {result}" if "\n" not in result else f"{name} =\n{result}")
     print(f"  {d.layout}")
     if d.convention:
         print(f"  symmetric {d.wrt.name}: {d.convention}")

@@ -17,9 +17,10 @@ import numpy as np
 
 from .algebra import T, eye, times
 from .differential import Step, differential, direction
-from .errors import MatcalcError
+from .errors import MatcalcError, UnsupportedError
 from .evaluate import dim_value, bind, evaluate_node, to_user
 from .expr import Expr, user_shape
+from .index_notation import index_form
 from .identify import NotMatrixForm, cotangent, substitute, vec_jacobian
 from .ir import Const, Node, Num, Var, postorder, variables
 from .parser import Decls, parse_node, parse_type
@@ -46,6 +47,7 @@ class Derivative:
     of_shape: tuple = ()                 # vec form: the shape of what was differentiated last
     directions: tuple = ()
     convention: Optional[str] = None
+    index: Optional[object] = None       # index form: D[i…] = Σ … (an IndexForm), where one is printable
 
     @property
     def expr(self) -> Optional[Expr]:
@@ -85,12 +87,16 @@ class Derivative:
     def __str__(self) -> str:
         if self.node is not None:
             return to_text_shared(self.node)
+        if self.index is not None:
+            return str(self.index)
         dirs = ", ".join(d.name for d in self.directions)
         return f"{to_text_shared(self.multilinear)}  # d^{self.order} f({dirs}); entry = this at unit directions"
 
     def latex(self) -> str:
         if self.node is not None:
             return to_latex(self.node)
+        if self.index is not None:
+            return self.index.latex()
         return rf"d^{{{self.order}}}f = {to_latex(self.multilinear)}"
 
     def _repr_latex_(self) -> str:
@@ -280,9 +286,13 @@ def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: st
             break
     steps.append(Step("identified", "index form", None, current if current is not None else Num(0),
                       f"d^{order}f ({why}; entries come from unit directions)"))
-    return Derivative(Expr(node), x, order, "index", None, steps,
-                      multilinear=current if current is not None else Num(0), directions=tuple(dirs),
-                      convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None)
+    multilinear = current if current is not None else Num(0)
+    try:
+        index = index_form(multilinear, tuple(dirs), node.shape, x.shape)
+    except UnsupportedError:
+        index = None
+    return Derivative(Expr(node), x, order, "index", None, steps, multilinear=multilinear, directions=tuple(dirs),
+                      convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
 
 
 def _unit_directions(x: Var, sizes: tuple):

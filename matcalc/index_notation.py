@@ -1,0 +1,254 @@
+"""Index notation for derivatives that have no matrix form (third and higher orders, …).
+
+The multilinear form dᵏf(dX₁, …, dXₖ) is written entry by entry: every matrix product becomes a
+sum over a shared index, each direction dX_m becomes Kronecker deltas pinning its indices to the
+m-th derivative index, and the deltas are summed out by the index-sum engine of
+:mod:`matcalc.conv` (the same rules that derive convolution gradients).  Subexpressions that do
+not involve a direction (tanh(W*x), inv(X), …) are named t1, t2, … and listed under "where".
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .conv.ir import Delta, Index, IndexSum, Ref, Term, symbol
+from .conv.printing import sum_text
+from .conv.rules import drop_trivial, sum_out_delta
+from .errors import UnsupportedError
+from .ir import Node, Var, op_of, postorder
+from .printing.text import to_text
+from .shapes import is_scalar
+
+LETTERS = "ijklpqrsuvabcdefgh"
+
+
+@dataclass(frozen=True)
+class IndexForm:
+    """D[free…] = rhs, with the named subexpressions it uses."""
+
+    lhs: str
+    expr: IndexSum
+    where: tuple  # (name, node)
+
+    def __str__(self) -> str:
+        rhs = sum_text(self.expr).replace("+ -1·", "− ").replace("+ -", "− ").replace("+ (-", "− (").replace("**", "^")
+        if rhs.startswith("-1·"):
+            rhs = "−" + rhs[3:]
+        text = f"{self.lhs} = {rhs}"
+        if self.where:
+            text += "\n  where " + "; ".join(f"{n} = {to_text(t)}" for n, t in self.where)
+        return text
+
+    def evaluate(self, values: dict, dims: dict) -> "np.ndarray":
+        """The entries D[…] from the index sums themselves (``dims``: dimension name → size)."""
+        import numpy as np
+
+        from .conv.evaluate import evaluate as evaluate_sum
+        from .evaluate import evaluate as evaluate_node
+        arrays, scalars = {}, {}
+        names = {f.name for t in self.expr.terms for f in t.factors if isinstance(f, Ref)}
+        for name in names:
+            node = dict((n, t) for n, t in self.where).get(name)
+            value = np.asarray(evaluate_node(node, values) if node is not None else values[name], dtype=float)
+            arrays[name] = value.reshape(-1) if value.ndim == 2 and 1 in value.shape and \
+                (node is None or node.shape[0] == 1 or node.shape[1] == 1) else value
+        for name, node in self.where:
+            if is_scalar(node.shape):
+                scalars[sp.Symbol(name)] = float(evaluate_node(node, values))
+        sizes = {symbol(k, positive=True): v for k, v in dims.items()}
+        return evaluate_sum(self.expr, arrays, {**sizes, **scalars})
+
+    def latex(self) -> str:
+        from .conv.printing import LATEX
+        from .printing.latex import to_latex
+        text = f"{self.lhs} = {sum_text(self.expr, style=LATEX)}"
+        if self.where:
+            text += r",\quad \text{where } " + r",\ ".join(f"{n} = {to_latex(t)}" for n, t in self.where)
+        return text
+
+
+def _extent(dim) -> sp.Expr:
+    if isinstance(dim, int):
+        return sp.Integer(dim)
+    out = sp.Integer(1)
+    for part in str(dim).split("*"):
+        out *= sp.Integer(int(part)) if part.isdigit() else symbol(part, positive=True)
+    return out
+
+
+def _indices(shape, row, col) -> tuple:
+    """The index expressions a node of ``shape`` is read at (none for a scalar, one for a vector)."""
+    if is_scalar(shape):
+        return ()
+    if shape[1] == 1:
+        return (row,)
+    if shape[0] == 1:
+        return (col,)
+    return (row, col)
+
+
+class _Builder:
+    def __init__(self, directions: dict, depends: set):
+        self.directions = directions     # name -> (row symbol, col symbol)
+        self.depends = depends           # ids of nodes that involve a direction
+        self.opaque: dict = {}           # node -> name
+        self.fresh = (symbol(f"k{n}") for n in itertools.count(1))
+
+    def name(self, node: Node) -> str:
+        if node not in self.opaque:
+            self.opaque[node] = f"t{len(self.opaque) + 1}"
+        return self.opaque[node]
+
+    def scalar(self, node: Node) -> sp.Expr:
+        """A direction-free scalar as a SymPy expression: numbers, powers and quotients kept,
+        anything else named."""
+        op = op_of(node)
+        if op == "num":
+            return sp.nsimplify(node.value)
+        if op == "neg":
+            return -self.scalar(node.args[0])
+        if op in ("mul", "hadamard") and all(is_scalar(a.shape) for a in node.args):
+            return self.scalar(node.args[0]) * self.scalar(node.args[1])
+        if op == "div" and is_scalar(node.args[0].shape):
+            return self.scalar(node.args[0]) / self.scalar(node.args[1])
+        if op in ("pow", "epow") and op_of(node.args[1]) == "num":
+            return self.scalar(node.args[0]) ** sp.nsimplify(node.args[1].value)
+        if op == "transpose":
+            return self.scalar(node.args[0])
+        return sp.Symbol(self.name(node))
+
+    def terms(self, node: Node, row, col) -> list:
+        """The entry [row, col] of ``node`` as terms (coeff, factors, bound indices)."""
+        op = op_of(node)
+        if op == "var" and node.name in self.directions:
+            p, q = self.directions[node.name]
+            idx = _indices(node.shape, row, col)
+            target = _indices(node.shape, p, q)
+            return [(sp.Integer(1), tuple(Delta(a, b) for a, b in zip(idx, target)), ())]
+        if op == "transpose":
+            return self.terms(node.args[0], col, row)
+        if op == "neg":
+            return [(-c, f, bd) for c, f, bd in self.terms(node.args[0], row, col)]
+        if op == "mul" and (is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape)):
+            a, b = node.args
+            return [(ca * cb, fa + fb, ba + bb) for ca, fa, ba in self.terms(a, row, col)
+                    for cb, fb, bb in self.terms(b, row, col)]
+        if id(node) not in self.depends:
+            if is_scalar(node.shape):
+                return [(self.scalar(node), (), ())]
+            name = node.name if op == "var" else self.name(node)
+            return [(sp.Integer(1), (Ref(name, _indices(node.shape, row, col)),), ())]
+        if op in ("add", "sub"):
+            a = self.terms(node.args[0], row, col)
+            b = self.terms(node.args[1], row, col)
+            return a + ([(-c, f, bd) for c, f, bd in b] if op == "sub" else b)
+        if op in ("mul", "hadamard"):
+            a, b = node.args
+            if op == "mul" and not is_scalar(a.shape) and not is_scalar(b.shape):
+                k = next(self.fresh)
+                bound = (Index(k, _extent(a.shape[1])),)
+                left, right = self.terms(a, row, k), self.terms(b, k, col)
+            else:
+                bound = ()
+                left, right = self.terms(a, row, col), self.terms(b, row, col)
+            return [(ca * cb, fa + fb, bound + ba + bb) for ca, fa, ba in left for cb, fb, bb in right]
+        if op == "div" and id(node.args[1]) not in self.depends:
+            inverse = self.scalar(node.args[1])
+            return [(c / inverse, f, bd) for c, f, bd in self.terms(node.args[0], row, col)]
+        if op == "ediv" and id(node.args[1]) not in self.depends:
+            inverse = Ref(self.name(_reciprocal(node.args[1])), _indices(node.args[1].shape, row, col))
+            return [(c, f + (inverse,), bd) for c, f, bd in self.terms(node.args[0], row, col)]
+        if op == "tr":
+            k = next(self.fresh)
+            return [(c, f, bd + (Index(k, _extent(node.args[0].shape[0])),))
+                    for c, f, bd in self.terms(node.args[0], k, k)]
+        if op == "sum":
+            a = node.args[0]
+            k, l = next(self.fresh), next(self.fresh)
+            bound = tuple(Index(s, _extent(d)) for s, d in zip((k, l), a.shape) if d != 1)
+            return [(c, f, bd + bound) for c, f, bd in self.terms(a, k, l)]
+        if op == "diag" and node.args[0].shape[1] == 1:
+            return [(c, f + (Delta(row, col),), bd) for c, f, bd in self.terms(node.args[0], row, col)]
+        if op == "diag":
+            return self.terms(node.args[0], row, row)
+        raise UnsupportedError(f"{op} of a direction has no index notation here")
+
+
+def _reciprocal(node: Node) -> Node:
+    from .shapes import make
+    from .ir import Num
+    return make("ediv" if not is_scalar(node.shape) else "div", Num(1), node)
+
+
+def _slots(shape, letters) -> tuple:
+    """(index symbols, row, col) for reading an entry of ``shape``: none for a scalar, one for a vector."""
+    if is_scalar(shape):
+        return [], None, None
+    if shape[1] == 1:
+        i = symbol(next(letters))
+        return [Index(i, _extent(shape[0]))], i, None
+    if shape[0] == 1:
+        j = symbol(next(letters))
+        return [Index(j, _extent(shape[1]))], None, j
+    i, j = symbol(next(letters)), symbol(next(letters))
+    return [Index(i, _extent(shape[0])), Index(j, _extent(shape[1]))], i, j
+
+
+def index_form(multilinear: Node, directions: tuple, f_shape: tuple, x_shape: tuple) -> IndexForm:
+    """D[f…, x₁…, …] for the multilinear form dᵏf(dX₁, …, dXₖ) (shapes as (rows, cols))."""
+    letters = iter(LETTERS)
+    free, row, col = _slots(f_shape, letters)
+    dirs: dict = {}
+    for dv in directions:
+        more, p, q = _slots(x_shape, letters)
+        free += more
+        dirs[dv.name] = (p, q)
+    depends: set = set()
+    for node in postorder(multilinear):
+        if (isinstance(node, Var) and node.name in dirs) or any(id(c) in depends for c in node.children()):
+            depends.add(id(node))
+    builder = _Builder(dirs, depends)
+    merged: dict = {}
+    for coeff, factors, bound in builder.terms(multilinear, row, col):
+        term = _sum_out(Term(tuple(factors), tuple(bound), coeff), tuple(free))
+        if term is None:
+            continue
+        term = _canonical(term)
+        key = (term.factors, term.bound)
+        merged[key] = merged[key] + term.coeff if key in merged else term.coeff
+    terms = [Term(f, b, sp.simplify(c)) for (f, b), c in merged.items() if sp.simplify(c) != 0]
+    lhs = "D[" + ", ".join(str(i.var) for i in free) + "]" if free else "D"
+    used = {f.name for t in terms for f in t.factors if isinstance(f, Ref)} | \
+        {str(s) for t in terms for s in sp.sympify(t.coeff).free_symbols}
+    where = tuple((name, node) for node, name in builder.opaque.items() if name in used)
+    return IndexForm(lhs, IndexSum(tuple(free), tuple(terms)), where)
+
+
+def _canonical(term: Term) -> Term:
+    """Deltas written smaller index first, factors in a fixed order, so equal terms compare equal."""
+    def norm(f):
+        if isinstance(f, Delta) and str(f.rhs) < str(f.lhs):
+            return Delta(f.rhs, f.lhs)
+        return f
+    factors = sorted((norm(f) for f in term.factors), key=lambda f: (isinstance(f, Delta), str(f)))
+    return Term(tuple(factors), tuple(sorted(term.bound, key=lambda i: str(i.var))), term.coeff)
+
+
+def _sum_out(term: Term, free: tuple):
+    """Sum out every delta that involves a bound index; drop what always holds."""
+    while True:
+        for k, f in enumerate(term.factors):
+            if isinstance(f, Delta):
+                found = sum_out_delta(term, k)
+                if found is not None:
+                    term = found[0]
+                    break
+        else:
+            break
+        term, _ = drop_trivial(term, free)
+        if term is None:
+            return None
+    term, _ = drop_trivial(term, free)
+    return term
