@@ -1,8 +1,9 @@
 """Numerical verification: a derivative against central finite differences at random inputs.
 
-Every dimension gets its own size (2, 3, 4, …) so that a transposition error cannot hide; values
-are drawn at random, and redrawn positive (positive-definite for matrices) when the function is
-not finite at the first draw (log, sqrt, logdet of negative values).
+Every dimension gets its own size (3, 4, 2, 5, …) so that a transposition error cannot hide; values
+are drawn at random (square matrices shifted by √n·I, so inverses stay well conditioned), and
+redrawn positive (positive-definite for matrices) when the function is not finite at the first
+draw (log, sqrt, logdet of negative values).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def random_values(root: Node, rng: np.random.Generator, positive: bool = False,
             a = rng.normal(size=(r, c))
             if var.kind == "symmetric":
                 a = (a + a.T) / 2
+            if r == c and not positive:  # keep square matrices well conditioned (inverses, determinants)
+                a = a + np.sqrt(r) * np.eye(r)
             if positive:
                 a = (a @ a.T / r + np.eye(r)) if r == c else np.abs(a) + 0.5
             values[name] = a
