@@ -13,16 +13,12 @@ from typing import Callable, Optional
 from .algebra import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
 from .ir import ALL_OPS, Node, Var, op_of, postorder
 from .shapes import is_scalar, is_vector
+from .tables import registrar
 
 DIFF_RULES: dict[str, Callable] = {}
 
 
-def rule(*ops: str):
-    def register(fn):
-        for op in ops:
-            DIFF_RULES[op] = fn
-        return fn
-    return register
+rule = registrar(DIFF_RULES)
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,12 @@ import numpy as np
 from .errors import EvaluationError
 from .ir import ALL_OPS, Const, Dim, Node, Var, fold, op_of, postorder
 from .shapes import is_scalar
+from .tables import registrar
 
 EVAL_RULES: dict = {}
 
 
-def evaluates(*ops):
-    def register(fn):
-        for op in ops:
-            EVAL_RULES[op] = fn
-        return fn
-    return register
+evaluates = registrar(EVAL_RULES)
 
 
 def _elementwise(fn):

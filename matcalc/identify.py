@@ -17,16 +17,12 @@ from .algebra import inner, T, emul, eye, ones, plus, times
 from .errors import UnsupportedError
 from .ir import Node, Num, Var, op_of, postorder
 from .shapes import dim_product, is_scalar, make
+from .tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
 
 
-def adjoint(*ops):
-    def register(fn):
-        for op in ops:
-            ADJOINT_RULES[op] = fn
-        return fn
-    return register
+adjoint = registrar(ADJOINT_RULES)
 
 
 class NotMatrixForm(UnsupportedError):
@@ -241,12 +237,7 @@ def depends_on(root: Node, x: Var) -> bool:
 VEC_RULES: dict[str, Callable] = {}
 
 
-def vec_rule(*ops):
-    def register(fn):
-        for op in ops:
-            VEC_RULES[op] = fn
-        return fn
-    return register
+vec_rule = registrar(VEC_RULES)
 
 
 @vec_rule("add")

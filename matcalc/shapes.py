@@ -11,6 +11,7 @@ from typing import Callable
 
 from .errors import ShapeError
 from .ir import ALL_OPS, ELEMENTWISE, SCALAR, Dim, Node, Op, Shape, Num
+from .tables import registrar
 
 
 class Mismatch(Exception):
@@ -99,12 +100,7 @@ def fmt_shape(s: Shape) -> str:
 SHAPE_RULES: dict[str, Callable[..., Shape]] = {}
 
 
-def rule(*ops: str):
-    def register(fn):
-        for op in ops:
-            SHAPE_RULES[op] = fn
-        return fn
-    return register
+rule = registrar(SHAPE_RULES)
 
 
 def _same(sentence: str):

@@ -12,16 +12,12 @@ from typing import Callable, Optional
 
 from .ir import Const, Node, Num, op_of, postorder
 from .shapes import is_scalar, make
+from .tables import registrar
 
 SIMPLIFY_RULES: dict[str, list[Callable]] = {}
 
 
-def rewrites(*ops: str):
-    def register(fn):
-        for op in ops:
-            SIMPLIFY_RULES.setdefault(op, []).append(fn)
-        return fn
-    return register
+rewrites = registrar(SIMPLIFY_RULES, many=True)
 
 
 def _num(node, value=None) -> bool:

@@ -7,16 +7,12 @@ import unicodedata
 from ..ir import ALL_OPS, Node, fold, op_of
 from ..shapes import is_vector
 from .text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
+from ..tables import registrar
 
 LATEX_RULES: dict = {}
 
 
-def printer(*ops):
-    def register(fn):
-        for op in ops:
-            LATEX_RULES[op] = fn
-        return fn
-    return register
+printer = registrar(LATEX_RULES)
 
 
 def _p(kid, level: int) -> str:

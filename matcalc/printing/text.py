@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ir import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
+from ..tables import registrar
 
 # binding strength: sums < products < unary minus < postfix (^ .^ ') < atoms
 SUM, PRODUCT, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
@@ -9,12 +10,7 @@ SUM, PRODUCT, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
 TEXT_RULES: dict = {}
 
 
-def printer(*ops):
-    def register(fn):
-        for op in ops:
-            TEXT_RULES[op] = fn
-        return fn
-    return register
+printer = registrar(TEXT_RULES)
 
 
 def _p(kid, level: int) -> str:
