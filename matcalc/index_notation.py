@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from .conv.ir import Delta, Index, IndexSum, Ref, Term, symbol
@@ -41,10 +42,8 @@ class IndexForm:
             text += "\n  where " + "; ".join(f"{n} = {to_text(t)}" for n, t in self.where)
         return text
 
-    def evaluate(self, values: dict, dims: dict) -> "np.ndarray":
+    def evaluate(self, values: dict, dims: dict) -> np.ndarray:
         """The entries D[…] from the index sums themselves (``dims``: dimension name → size)."""
-        import numpy as np
-
         from .conv.evaluate import evaluate as evaluate_sum
         from .evaluate import evaluate as evaluate_node
         arrays, scalars = {}, {}
