@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .ir import Const, Node, Num, Op
+from .ir import Const, Node, Num
 from .shapes import is_scalar, make
 
 Maybe = Optional[Node]
@@ -102,7 +102,3 @@ def broadcast(d: Maybe, shape) -> Maybe:
     if d is None or tuple(d.shape) == tuple(shape) or not is_scalar(d.shape):
         return d
     return make("mul", d, ones(shape))
-
-
-def is_op(node: Node, op: str) -> bool:
-    return isinstance(node, Op) and node.op == op

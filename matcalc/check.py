@@ -62,17 +62,22 @@ def random_values(root: Node, rng: np.random.Generator, positive: bool = False,
     return values
 
 
+def unit_directions(shape: tuple, symmetric: bool = False):
+    """(index, E) for every entry of an array of ``shape``, E the unit array at that index; for a
+    symmetric matrix (i, j) and (j, i) move together, E = (E_ij + E_ji)/2."""
+    for idx in np.ndindex(*shape) if shape else [()]:
+        e = np.zeros(shape)
+        e[idx] = 1.0
+        yield idx, (e + e.T) / 2 if symmetric else e
+
+
 def finite_difference(fn, x: np.ndarray, symmetric: bool = False, h: float = 1e-6) -> np.ndarray:
     """Central differences of ``fn`` (array-valued) at ``x``: shape fn(x).shape + x.shape.
     For a symmetric x, the direction for entry (i, j) is (E_ij + E_ji)/2."""
     x = np.asarray(x, dtype=float)
     f0 = np.asarray(fn(x))
     out = np.zeros(f0.shape + x.shape)
-    for idx in np.ndindex(*x.shape) if x.shape else [()]:
-        e = np.zeros(x.shape)
-        e[idx] = 1.0
-        if symmetric:
-            e = (e + e.T) / 2
+    for idx, e in unit_directions(x.shape, symmetric):
         step = h * max(1.0, abs(float(x[idx])) if x.shape else abs(float(x)))
         out[(Ellipsis,) + idx] = (np.asarray(fn(x + step * e)) - np.asarray(fn(x - step * e))) / (2 * step)
     return out

@@ -274,7 +274,7 @@ def _product(factors: list) -> Node:
     return out
 
 
-def _problem(coefficient, factors: list, target) -> Optional[str]:
+def _problem(factors: list, target) -> Optional[str]:
     """Why the product of ``factors`` is not a valid matrix of shape ``target`` (None if it is)."""
     matrices = [f for f in factors if not is_scalar(f.shape)]
     if not matrices:
@@ -301,7 +301,7 @@ def _arrangements(term: Term, target) -> list:
     for order in itertools.permutations(range(len(matrices))):
         for flips in itertools.product((False, True), repeat=len(matrices)):
             fs = [make("transpose", matrices[i]) if t else matrices[i] for i, t in zip(order, flips)]
-            if _problem(1, fs, target) is not None:
+            if _problem(fs, target) is not None:
                 continue
             node = simplify(_scaled(term.coefficient, scalars + fs))
             cost = (sum(flips), sum(abs(i - j) for j, i in enumerate(order)))
@@ -368,7 +368,7 @@ def shortcut(f, wrt, decls=None) -> ShortcutResult:
         return result([], None, True if zero else None, "right" if zero else "not applicable",
                       "f does not depend on x: both give 0")
     for term in guess:
-        term.problem = _problem(term.coefficient, term.factors, target)
+        term.problem = _problem(term.factors, target)
         try:
             term.candidates = _arrangements(term, target)
         except NotApplicable as why:

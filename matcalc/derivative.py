@@ -295,32 +295,21 @@ def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: st
                       convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
 
 
-def _unit_directions(x: Var, sizes: tuple):
-    """(index, array) for each unit direction of x; symmetric x moves (i, j) and (j, i) together."""
-    for idx in itertools.product(*(range(s) for s in sizes)):
-        e = np.zeros(sizes)
-        e[idx] = 1.0
-        if x.kind == "symmetric":
-            e = (e + e.T) / 2
-        yield idx, e
-
-
 def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
-    arrays, dims = bind(d.f.node, values)
+    """D[f…, x…] = dᵏf(E₁, …, Eₖ) over all unit directions E (``values`` carry the dimension sizes)."""
+    from .check import unit_directions
     x_user = np.asarray(values[d.wrt.name], dtype=float)
-    f_shape = tuple(dim_value(s, dims, "f") for s in d.f.node.shape)
-    out_f = to_user(d.f.node, np.zeros(f_shape)).shape if not is_scalar(d.f.node.shape) else ()
-    out = np.zeros(out_f + x_user.shape * d.order)
-    if is_scalar(d.multilinear.shape) and isinstance(d.multilinear, Num) and d.multilinear.value == 0:
-        return out
-    units = list(_unit_directions(d.wrt, x_user.shape))
+    f_sizes = tuple(dim_value(s, values, "f") for s in d.f.node.shape)
+    out = np.zeros(_user_sizes(d.f.node.shape, f_sizes) + x_user.shape * d.order)
+    if is_zero(d.multilinear):
+        return out if out.shape else 0.0
+    units = list(unit_directions(x_user.shape, d.wrt.kind == "symmetric"))
     for combo in itertools.product(units, repeat=d.order):
         vals = dict(values)
         for dv, (_, e) in zip(d.directions, combo):
             vals[dv.name] = e if e.ndim else float(e)
-        v = to_user(d.multilinear, evaluate_node(d.multilinear, vals))
         index = tuple(i for idx, _ in combo for i in idx)
-        out[(Ellipsis,) + index] = v
+        out[(Ellipsis,) + index] = to_user(d.multilinear, evaluate_node(d.multilinear, vals))
     return out if out.shape else float(out)
 
 
