@@ -463,7 +463,7 @@ def parse_program(text: str, decls: Decls = None) -> Program:
         raise ParseError(f"expected the text of an expression, not {type(text).__name__}")
     declared = _declarations(decls)
     defs: dict[str, Syn] = {}
-    used: set[str] = set()
+    used: dict[str, None] = {}  # variable names, in order of first use
     roots: list[Syn] = []
     expr_roots: list[Syn] = []
     def_roots: dict[str, Syn] = {}
@@ -476,12 +476,11 @@ def parse_program(text: str, decls: Decls = None) -> Program:
                 raise ParseError(f"{name} is already defined by '='", text, stmt.span)
             declared[name] = _type_of(stmt.args[0], text)
             continue
-        new_names = [n for n in _check_names([stmt.args[0]], text) if n not in defs]
+        used.update(dict.fromkeys(n for n in _check_names([stmt.args[0]], text) if n not in defs))
         body = _substitute(stmt.args[0], defs)
-        used.update(new_names)
         if stmt.kind == "defn":
             name = stmt.head
-            if name in declared or name in used - set(defs):
+            if name in declared or name in used:
                 raise ParseError(f"{name} is already a variable; choose another name for the definition",
                                  text, stmt.op_span)
             if name in FUNCTIONS or name in _CONSTANTS:
@@ -491,7 +490,7 @@ def parse_program(text: str, decls: Decls = None) -> Program:
         else:
             expr_roots.append(body)
         roots.append(body)
-    names = _check_names(roots, text)
+    names = list(used)
     kinds, u, env, shapes = infer(roots, declared, names, text)
     taken = {d for t in declared.values() for d in t.dims if isinstance(d, str)}
     _name_dims(u, [env[n] for n in names] + list(shapes.values()), taken)
