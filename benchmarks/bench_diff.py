@@ -14,7 +14,7 @@ import sys
 import time
 
 import matcalc
-from matcalc.ir import dag_size
+from matcalc.ir.nodes import dag_size
 
 
 def network_text(depth: int) -> str:

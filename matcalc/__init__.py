@@ -1,10 +1,10 @@
 """matcalc: symbolic matrix calculus in compact matrix notation, with the derivation shown."""
-from .check import check
-from .consistency import ShortcutResult, shortcut
-from .derivative import Derivative, diff, gradient, hessian, jacobian
-from .errors import EvaluationError, MatcalcError, ParseError, ShapeError, UnsupportedError
-from .expr import Expr, parse
-from .parser import parse_program
+from matcalc.numeric.check import check
+from matcalc.consistency.explain import ShortcutResult, shortcut
+from matcalc.calculus.derivative import Derivative, diff, gradient, hessian, jacobian
+from matcalc.errors import EvaluationError, MatcalcError, ParseError, ShapeError, UnsupportedError
+from matcalc.expr import Expr, parse
+from matcalc.front.parser import parse_program
 
 __all__ = ["Expr", "parse", "parse_program", "diff", "gradient", "jacobian", "hessian", "check", "Derivative", "shortcut", "ShortcutResult",
            "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "EvaluationError"]

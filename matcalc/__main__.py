@@ -1,4 +1,4 @@
 """``python -m matcalc`` is the ``matcalc`` command."""
-from .cli import main
+from matcalc.shell.cli import main
 
 raise SystemExit(main())

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .ir import Node, variables as ir_variables
-from .parser import Decls, parse_node, type_of_var
-from .printing.latex import to_latex
-from .printing.text import to_text
+from matcalc.ir.nodes import Node, variables as ir_variables
+from matcalc.front.parser import Decls, parse_node, type_of_var
+from matcalc.printing.latex import to_latex
+from matcalc.printing.text import to_text
 
 
 def user_shape(shape: tuple) -> tuple:
@@ -39,7 +39,7 @@ class Expr:
 
     def evaluate(self, values: Mapping[str, object]):
         """The value with NumPy: a float, a 1-D array for a vector, a 2-D array for a matrix."""
-        from .evaluate import evaluate
+        from matcalc.numeric.evaluate import evaluate
         return evaluate(self.node, values)
 
     def latex(self) -> str:

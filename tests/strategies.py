@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from matcalc.ir import Num, Var
-from matcalc.shapes import make
+from matcalc.ir.nodes import Num, Var
+from matcalc.ir.shapes import make
 
 DECLS = "a: scalar; b: scalar; x: vector(n); y: vector(n); z: vector(m); A: matrix(n,n); B: matrix(n,n); C: matrix(n,m); S: symmetric(n)"
 SIZES = {"n": 3, "m": 2}
@@ -86,7 +86,7 @@ def exprs(draw, shape=S, depth=3, smooth=SMOOTH):
     if kind == "matpow":
         return make("pow", draw(sub(NN)), Num(2))
     if kind == "inv":  # keep it well conditioned: inv(3*eye + X .* X)... stays simple: inv of a shifted square
-        from matcalc.ir import Const
+        from matcalc.ir.nodes import Const
         inner = draw(sub(NN))
         return make("inv", make("add", make("mul", Num(4), Const("eye", NN)), make("sin", inner)))
     raise AssertionError(kind)

@@ -56,7 +56,7 @@ def test_other_layers(capsys):
 
 
 def test_bad_configuration_returns_error_code(capsys):
-    from matcalc.cli import main
+    from matcalc.shell.cli import main
     code = main(["conv", "--stride", "0"])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""

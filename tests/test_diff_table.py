@@ -30,10 +30,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import matcalc
-from matcalc.check import dimension_sizes, random_values
-from matcalc.evaluate import bind, evaluate
-from matcalc.ir import size, variables
-from matcalc.simplify import simplify
+from matcalc.numeric.check import dimension_sizes, random_values
+from matcalc.numeric.evaluate import bind, evaluate
+from matcalc.ir.nodes import size, variables
+from matcalc.simplify.engine import simplify
 
 import strategies  # tests/strategies.py (pytest puts tests/ on sys.path, as for test_printing)
 

@@ -2,13 +2,13 @@
 import pytest
 
 import matcalc
-from matcalc.ir import Num, Op, Var
-from matcalc.parser import parse_program
+from matcalc.ir.nodes import Num, Op, Var
+from matcalc.front.parser import parse_program
 
 
 def structure(text, decls=None):
     """A compact s-expression of the parse, to assert precedence and associativity."""
-    from matcalc.ir import fold, op_of
+    from matcalc.ir.nodes import fold, op_of
 
     def show(node, kids):
         op = op_of(node)
@@ -144,7 +144,7 @@ def test_statements_definitions_comments():
     assert list(prog.definitions) == ["r", "J"]
     assert [str(matcalc.Expr(e)) for e in prog.expressions] == ["(X*ω - y)'*(X*ω - y)", "2*((X*ω - y)'*(X*ω - y))"]
     # definitions are shared, not copied: the residual node appears once in the DAG
-    from matcalc.ir import dag_size, size
+    from matcalc.ir.nodes import dag_size, size
     expr = prog.expressions[0]
     assert dag_size(expr) < size(expr)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import matcalc
-from matcalc.parser import grammar_path
+from matcalc.front.parser import grammar_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def test_installed_wheel_carries_and_finds_the_grammar(tmp_path):
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                              capture_output=True, text=True)
     assert install.returncode == 0, install.stderr
-    probe = ("import matcalc, matcalc.parser as p; print(matcalc.__file__); print(p.grammar_path()); "
+    probe = ("import matcalc, matcalc.front.parser as p; print(matcalc.__file__); print(p.grammar_path()); "
              "print(matcalc.parse('norm2(X*w - y)^2').variables)")
     env = dict(os.environ, PYTHONPATH=str(site))
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)

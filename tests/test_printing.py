@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import matcalc
-from matcalc.parser import parse_node
+from matcalc.front.parser import parse_node
 from matcalc.printing.text import to_text
 from strategies import DECLS, SHAPES, exprs
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.check import random_values
-from matcalc.evaluate import evaluate
+from matcalc.numeric.check import random_values
+from matcalc.numeric.evaluate import evaluate
 from matcalc.printing.text import to_text
-from matcalc.consistency import shortcut
-from matcalc.shortcut_table import CASES, render
+from matcalc.consistency.explain import shortcut
+from matcalc.consistency.table import CASES, render
 
 SEED = {"X": "matrix(m,n)", "ω": "vector(n)", "y": "vector(m)"}
 J = "norm2(X*ω - y)^2"
@@ -80,7 +80,7 @@ EXPECTED = {
 def test_verdict_table_is_current_and_verified():
     assert len(CASES) >= 25
     doc = Path(__file__).resolve().parent.parent / "docs" / "shortcut-table.md"
-    assert doc.read_text(encoding="utf-8") == render(), "regenerate: python -m matcalc.shortcut_table > docs/shortcut-table.md"
+    assert doc.read_text(encoding="utf-8") == render(), "regenerate: python -m matcalc.consistency.table > docs/shortcut-table.md"
     counts = {}
     rng = np.random.default_rng(11)
     for f, wrt, decls, _ in CASES:

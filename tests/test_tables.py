@@ -1,11 +1,11 @@
 """Every op appears in every interpretation table, and every rule is a named, documented function."""
 import pytest
 
-from matcalc.evaluate import EVAL_RULES
-from matcalc.ir import ALL_OPS
+from matcalc.numeric.evaluate import EVAL_RULES
+from matcalc.ir.nodes import ALL_OPS
 from matcalc.printing.latex import LATEX_RULES
 from matcalc.printing.text import TEXT_RULES
-from matcalc.shapes import SHAPE_RULES
+from matcalc.ir.shapes import SHAPE_RULES
 
 TABLES = {"shape": SHAPE_RULES, "text": TEXT_RULES, "latex": LATEX_RULES, "evaluate": EVAL_RULES}
 

@@ -9,12 +9,12 @@ explicit divisibility and range indicators where the stride demands them. Every 
 The engine is usable on its own: build an ``IndexSum`` from ``Index``/``Ref``/``Term`` and call
 ``derive_gradient`` and ``evaluate`` (see the matrix-product tests).
 """
-from .api import LayerGradients, avgpool_gradients, conv_gradients, conv_transpose_gradients
-from .derive import Derivation, derive_gradient
-from .evaluate import evaluate
-from .ir import Delta, Divides, Index, IndexSum, InRange, Ref, Term, symbol
-from .parts import ClosedForm, Part
-from .printing import sum_text, to_sympy
+from matcalc.conv.api import LayerGradients, avgpool_gradients, conv_gradients, conv_transpose_gradients
+from matcalc.indexsum.derive import Derivation, derive_gradient
+from matcalc.indexsum.evaluate import evaluate
+from matcalc.indexsum.ir import Delta, Divides, Index, IndexSum, InRange, Ref, Term, symbol
+from matcalc.conv.parts import ClosedForm, Part
+from matcalc.indexsum.printing import sum_text, to_sympy
 
 __all__ = [
     "ClosedForm", "Delta", "Derivation", "Divides", "Index", "IndexSum", "InRange", "LayerGradients", "Part",

@@ -10,10 +10,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import config, layers
-from .closed_forms import avgpool_closed_forms, conv_closed_forms, conv_transpose_closed_forms
-from .derive import Derivation, derive_gradient
-from .parts import Part
+from matcalc.conv import config, layers
+from matcalc.conv.closed_forms import avgpool_closed_forms, conv_closed_forms, conv_transpose_closed_forms
+from matcalc.indexsum.derive import Derivation, derive_gradient
+from matcalc.conv.parts import Part
 
 TITLES = {"V": "∂L/∂V", "W": "∂L/∂W", "b": "∂L/∂b"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .api import avgpool_gradients, conv_gradients, conv_transpose_gradients
+from matcalc.conv.api import avgpool_gradients, conv_gradients, conv_transpose_gradients
 
 
 def _ints(text: str) -> int | tuple[int, ...]:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..cli import main as matcalc_main
+    from matcalc.shell.cli import main as matcalc_main
     return matcalc_main(["conv", *(sys.argv[1:] if argv is None else argv)])
 
 

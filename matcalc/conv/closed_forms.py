@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .parts import ClosedForm
+from matcalc.conv.parts import ClosedForm
 
 Forward = Callable[..., np.ndarray]  # forward(V, W, stride, padding, dilation, groups) -> Z
 

@@ -5,7 +5,7 @@ the rest of the module can then assume well-formed tuples of ints.
 """
 from __future__ import annotations
 
-from ..errors import ShapeError, UnsupportedError
+from matcalc.errors import ShapeError, UnsupportedError
 
 
 def check_ndim(ndim) -> int:

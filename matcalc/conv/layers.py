@@ -11,8 +11,8 @@ from types import MappingProxyType
 
 import sympy as sp
 
-from .ir import Index, IndexSum, InRange, Divides, Ref, Term, symbol
-from .printing import Layout
+from matcalc.indexsum.ir import Index, IndexSum, InRange, Divides, Ref, Term, symbol
+from matcalc.indexsum.printing import Layout
 
 SPATIAL = {1: ("",), 2: ("h", "w"), 3: ("t", "h", "w")}
 INPUT_POS = {1: ("h",), 2: ("h", "w"), 3: ("t", "h", "w")}

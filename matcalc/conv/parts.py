@@ -12,13 +12,13 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from ..errors import EvaluationError, ShapeError
-from .derive import Derivation
-from .evaluate import evaluate as evaluate_sum
-from .ir import IndexSum, Ref, subs, tensor_names
-from .layers import Layer
-from .printing import LATEX, TEXT, Layout, factor_text, sum_text, to_sympy
-from .rules import drop_trivial
+from matcalc.errors import EvaluationError, ShapeError
+from matcalc.indexsum.derive import Derivation
+from matcalc.indexsum.evaluate import evaluate as evaluate_sum
+from matcalc.indexsum.ir import IndexSum, Ref, subs, tensor_names
+from matcalc.conv.layers import Layer
+from matcalc.indexsum.printing import LATEX, TEXT, Layout, factor_text, sum_text, to_sympy
+from matcalc.indexsum.rules import drop_trivial
 
 ARRAY_ORDER = ("V", "delta", "W", "b")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..ir import ALL_OPS, Node, fold, op_of
-from ..shapes import is_vector
-from .text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
-from ..tables import registrar
+from matcalc.ir.nodes import ALL_OPS, Node, fold, op_of
+from matcalc.ir.shapes import is_vector
+from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
+from matcalc.tables import registrar
 
 LATEX_RULES: dict = {}
 

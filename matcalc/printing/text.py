@@ -1,8 +1,8 @@
 """The input language as output: minimal parentheses, and it parses back to the same IR."""
 from __future__ import annotations
 
-from ..ir import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
-from ..tables import registrar
+from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
+from matcalc.tables import registrar
 
 # binding strength: sums < products < unary minus < postfix (^ .^ ') < atoms
 SUM, PRODUCT, UNARY, POSTFIX, ATOM = 1, 2, 3, 4, 5
@@ -126,7 +126,7 @@ def to_text_shared(root: Node, min_size: int = 4) -> str:
     definitions ``t1 = …`` on lines before it (matrixcalculus.org's "where"); it still parses."""
     from itertools import count
 
-    from ..ir import postorder, variables
+    from matcalc.ir.nodes import postorder, variables
 
     order = list(postorder(root))
     sizes: dict[int, int] = {}

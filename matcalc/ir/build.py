@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .ir import Const, Node, Num
-from .shapes import is_scalar, make
+from matcalc.ir.nodes import Const, Node, Num
+from matcalc.ir.shapes import is_scalar, make
 
 Maybe = Optional[Node]
 

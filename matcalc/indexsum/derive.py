@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Delta, Index, IndexSum, Ref, Term
-from .printing import factor_text, index_text
-from .rules import (contract_with_cotangent, describe_sum_out, differentiate, drop_trivial,
+from matcalc.indexsum.ir import Delta, Index, IndexSum, Ref, Term
+from matcalc.indexsum.printing import factor_text, index_text
+from matcalc.indexsum.rules import (contract_with_cotangent, describe_sum_out, differentiate, drop_trivial,
                     rename_apart, sum_out_delta)
 
 Step = tuple[str, IndexSum]

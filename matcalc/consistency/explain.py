@@ -18,15 +18,15 @@ from typing import Optional
 
 import numpy as np
 
-from .check import random_values
-from .derivative import Derivative, diff
-from .errors import MatcalcError
-from .evaluate import evaluate
-from .ir import ELEMENTWISE, Node, Num, Var, op_of
-from .printing.latex import to_latex
-from .printing.text import to_text
-from .shapes import is_scalar, make
-from .simplify import simplify
+from matcalc.numeric.check import random_values
+from matcalc.calculus.derivative import Derivative, diff
+from matcalc.errors import MatcalcError
+from matcalc.numeric.evaluate import evaluate
+from matcalc.ir.nodes import ELEMENTWISE, Node, Num, Var, op_of
+from matcalc.printing.latex import to_latex
+from matcalc.printing.text import to_text
+from matcalc.ir.shapes import is_scalar, make
+from matcalc.simplify.engine import simplify
 
 MAX_FACTORS = 5   # reorderings × transpositions of 5 factors: 5!·2⁵ = 3840 arrangements per term
 MAX_COMBINATIONS = 64
@@ -238,7 +238,7 @@ def _scalar_derivative(node: Node, x: Var) -> list:
 
 def _outer_derivative(node: Node) -> Optional[Node]:
     """f′(u) for an elementwise f of a scalar u, from the differential rules' table."""
-    from .differential import _ELEMENTWISE_DERIVATIVE
+    from matcalc.calculus.differential import _ELEMENTWISE_DERIVATIVE
     u = node.args[0]
     if node.op == "log":
         return make("div", Num(1), u)
@@ -248,7 +248,7 @@ def _outer_derivative(node: Node) -> Optional[Node]:
 
 
 def _depends(node: Node, x: Var) -> bool:
-    from .identify import depends_on
+    from matcalc.calculus.identify import depends_on
     return depends_on(node, x)
 
 

@@ -11,9 +11,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .errors import MatcalcError
-from .evaluate import evaluate
-from .ir import Node, postorder, variables
+from matcalc.errors import MatcalcError
+from matcalc.numeric.evaluate import evaluate
+from matcalc.ir.nodes import Node, postorder, variables
 
 SIZES = (3, 4, 2, 5, 6, 7)
 
@@ -97,7 +97,7 @@ def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, 
           trials: int = 2) -> float:
     """The largest relative error between ``diff(f, wrt, order=order)`` and central finite
     differences of the order−1 derivative, over ``trials`` random points (or at ``values``)."""
-    from .derivative import diff
+    from matcalc.calculus.derivative import diff
 
     d = diff(f, wrt, decls, order)
     lower = diff(f, wrt, decls, order - 1) if order > 1 else None
@@ -120,7 +120,7 @@ def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, 
 
 
 def _bound(root: Node, vals) -> dict:
-    from .evaluate import bind
+    from matcalc.numeric.evaluate import bind
     return bind(root, vals)[1]
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..errors import UnsupportedError
-from .ir import Delta, Divides, Factor, Index, IndexSum, InRange, Ref, Term, subs_term
-from .printing import factor_text, index_text
+from matcalc.errors import UnsupportedError
+from matcalc.indexsum.ir import Delta, Divides, Factor, Index, IndexSum, InRange, Ref, Term, subs_term
+from matcalc.indexsum.printing import factor_text, index_text
 
 
 def contract_with_cotangent(forward: IndexSum, cotangent: str) -> IndexSum:

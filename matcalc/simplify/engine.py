@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .ir import Const, Node, Num, op_of, postorder
-from .shapes import is_scalar, make
-from .tables import registrar
+from matcalc.ir.nodes import Const, Node, Num, op_of, postorder
+from matcalc.ir.shapes import is_scalar, make
+from matcalc.tables import registrar
 
 SIMPLIFY_RULES: dict[str, list[Callable]] = {}
 
@@ -452,7 +452,7 @@ def _factor_pair(x: tuple, y: tuple, shape, rb):
     for (c1, t1), (c2, t2), first in ((x, y, True), (y, x, False)):   # A·B ± A → A·(B ± I)
         f = _left_factor(t1, rb)
         if f and f[0] == t2 and f[1].shape[0] == f[1].shape[1] and op_of(f[1]) != "eye":
-            from .algebra import eye
+            from matcalc.ir.build import eye
             pair = [(c1, f[1]), (c2, eye(f[1].shape[0]))]
             return rb("mul", t2, _rebuild(pair if first else pair[::-1], f[1].shape, rb))
     return None
@@ -723,7 +723,7 @@ def inverse_product(node, rb):
     """A·A⁻¹ → I and A⁻¹·A → I."""
     a, b = node.args
     if (op_of(b) == "inv" and b.args[0] == a) or (op_of(a) == "inv" and a.args[0] == b):
-        from .algebra import eye
+        from matcalc.ir.build import eye
         return eye(a.shape[0])
     return None
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .algebra import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
-from .ir import ALL_OPS, Node, Var, op_of, postorder
-from .shapes import is_scalar, is_vector
-from .tables import registrar
+from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
+from matcalc.ir.nodes import ALL_OPS, Node, Var, op_of, postorder
+from matcalc.ir.shapes import is_scalar, is_vector
+from matcalc.tables import registrar
 
 DIFF_RULES: dict[str, Callable] = {}
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .conv.ir import Delta, Index, IndexSum, Ref, Term, symbol
-from .conv.printing import sum_text
-from .conv.rules import drop_trivial, sum_out_delta
-from .errors import UnsupportedError
-from .ir import Node, Var, op_of, postorder
-from .printing.text import to_text
-from .shapes import is_scalar
+from matcalc.indexsum.ir import Delta, Index, IndexSum, Ref, Term, symbol
+from matcalc.indexsum.printing import sum_text
+from matcalc.indexsum.rules import drop_trivial, sum_out_delta
+from matcalc.errors import UnsupportedError
+from matcalc.ir.nodes import Node, Var, op_of, postorder
+from matcalc.printing.text import to_text
+from matcalc.ir.shapes import is_scalar
 
 LETTERS = "ijklpqrsuvabcdefgh"
 
@@ -44,8 +44,8 @@ class IndexForm:
 
     def evaluate(self, values: dict, dims: dict) -> np.ndarray:
         """The entries D[…] from the index sums themselves (``dims``: dimension name → size)."""
-        from .conv.evaluate import evaluate as evaluate_sum
-        from .evaluate import evaluate as evaluate_node
+        from matcalc.indexsum.evaluate import evaluate as evaluate_sum
+        from matcalc.numeric.evaluate import evaluate as evaluate_node
         arrays, scalars = {}, {}
         names = {f.name for t in self.expr.terms for f in t.factors if isinstance(f, Ref)}
         for name in names:
@@ -60,8 +60,8 @@ class IndexForm:
         return evaluate_sum(self.expr, arrays, {**sizes, **scalars})
 
     def latex(self) -> str:
-        from .conv.printing import LATEX
-        from .printing.latex import to_latex
+        from matcalc.indexsum.printing import LATEX
+        from matcalc.printing.latex import to_latex
         text = f"{self.lhs} = {sum_text(self.expr, style=LATEX)}"
         if self.where:
             text += r",\quad \text{where } " + r",\ ".join(f"{n} = {to_latex(t)}" for n, t in self.where)
@@ -176,8 +176,8 @@ class _Builder:
 
 
 def _reciprocal(node: Node) -> Node:
-    from .shapes import make
-    from .ir import Num
+    from matcalc.ir.shapes import make
+    from matcalc.ir.nodes import Num
     return make("ediv" if not is_scalar(node.shape) else "div", Num(1), node)
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .algebra import inner, T, emul, eye, ones, plus, times
-from .errors import UnsupportedError
-from .ir import Node, Num, Var, op_of, postorder
-from .shapes import dim_product, is_scalar, make
-from .tables import registrar
+from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
+from matcalc.errors import UnsupportedError
+from matcalc.ir.nodes import Node, Num, Var, op_of, postorder
+from matcalc.ir.shapes import dim_product, is_scalar, make
+from matcalc.tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
 

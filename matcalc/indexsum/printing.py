@@ -13,7 +13,7 @@ import functools
 
 import sympy as sp
 
-from .ir import Delta, Factor, IndexSum, InRange, Ref, Term
+from matcalc.indexsum.ir import Delta, Factor, IndexSum, InRange, Ref, Term
 
 
 @dataclass(frozen=True)

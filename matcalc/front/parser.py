@@ -18,9 +18,9 @@ from typing import Iterable, Mapping, Union
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from .errors import ParseError, ShapeError
-from .ir import FUNCTIONS, OPS, SCALAR, Const, Node, Num, Op, Var
-from .shapes import SHAPE_RULES, Mismatch, Unifier, fmt_shape, is_var
+from matcalc.errors import ParseError, ShapeError
+from matcalc.ir.nodes import FUNCTIONS, OPS, SCALAR, Const, Node, Num, Op, Var
+from matcalc.ir.shapes import SHAPE_RULES, Mismatch, Unifier, fmt_shape, is_var
 
 
 # ---------------------------------------------------------------------------------- syntax
@@ -107,7 +107,7 @@ class _SynBuilder(Transformer):
 
 def grammar_path() -> Path:
     """The grammar file: inside an installed wheel, else the source tree's ``grammar/``."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the matcalc package
     for candidate in (here / "_grammar" / "matcalc.lark", here.parent / "grammar" / "matcalc.lark"):
         if candidate.is_file():
             return candidate

@@ -15,19 +15,18 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from .algebra import T, eye, times
-from .differential import Step, differential, direction
-from .errors import MatcalcError, UnsupportedError
-from .evaluate import dim_value, bind, evaluate_node, to_user
-from .expr import Expr, user_shape
-from .index_notation import index_form
-from .identify import NotMatrixForm, cotangent, substitute, vec_jacobian
-from .ir import Const, Node, Num, Var, postorder, variables
-from .parser import Decls, parse_node, parse_type
-from .printing.latex import to_latex
-from .printing.text import to_text, to_text_shared
-from .shapes import is_scalar, is_vector, make
-from .simplify import is_zero, simplify
+from matcalc.ir.build import T, eye, times
+from matcalc.calculus.differential import Step, differential, direction
+from matcalc.errors import MatcalcError, UnsupportedError
+from matcalc.numeric.evaluate import dim_value, bind, evaluate_node, to_user
+from matcalc.expr import Expr, user_shape
+from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
+from matcalc.ir.nodes import Const, Node, Num, Var, postorder, variables
+from matcalc.front.parser import Decls, parse_node, parse_type
+from matcalc.printing.latex import to_latex
+from matcalc.printing.text import to_text, to_text_shared
+from matcalc.ir.shapes import is_scalar, is_vector, make
+from matcalc.simplify.engine import is_zero, simplify
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -287,6 +286,7 @@ def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: st
     steps.append(Step("identified", "index form", None, current if current is not None else Num(0),
                       f"d^{order}f ({why}; entries come from unit directions)"))
     multilinear = current if current is not None else Num(0)
+    from matcalc.calculus.index_form import index_form  # loads SymPy: only when an index form is needed
     try:
         index = index_form(multilinear, tuple(dirs), node.shape, x.shape)
     except UnsupportedError:
@@ -297,7 +297,7 @@ def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: st
 
 def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
     """D[f…, x…] = dᵏf(E₁, …, Eₖ) over all unit directions E (``values`` carry the dimension sizes)."""
-    from .check import unit_directions
+    from matcalc.numeric.check import unit_directions
     x_user = np.asarray(values[d.wrt.name], dtype=float)
     f_sizes = tuple(dim_value(s, values, "f") for s in d.f.node.shape)
     out = np.zeros(_user_sizes(d.f.node.shape, f_sizes) + x_user.shape * d.order)

@@ -16,8 +16,8 @@ from math import lcm
 import numpy as np
 import sympy as sp
 
-from ..errors import EvaluationError
-from .ir import Divides, IndexSum, InRange, Ref, Term, factor_exprs
+from matcalc.errors import EvaluationError
+from matcalc.indexsum.ir import Divides, IndexSum, InRange, Ref, Term, factor_exprs
 
 Affine = tuple[dict, Fraction]  # {index symbol: coefficient}, constant
 

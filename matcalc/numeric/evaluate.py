@@ -9,10 +9,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import EvaluationError
-from .ir import ALL_OPS, Const, Dim, Node, Var, fold, op_of, postorder
-from .shapes import is_scalar
-from .tables import registrar
+from matcalc.errors import EvaluationError
+from matcalc.ir.nodes import ALL_OPS, Const, Dim, Node, Var, fold, op_of, postorder
+from matcalc.ir.shapes import is_scalar
+from matcalc.tables import registrar
 
 EVAL_RULES: dict = {}
 
@@ -145,7 +145,7 @@ def bind(root: Node, values: Mapping[str, object]) -> tuple[dict[str, np.ndarray
 
 
 def _type_words(var: Var) -> str:
-    from .parser import type_of_var
+    from matcalc.front.parser import type_of_var
     return str(type_of_var(var))
 
 

@@ -76,7 +76,7 @@ class Node:
         return self._digest
 
     def __repr__(self) -> str:
-        from .printing.text import to_text
+        from matcalc.printing.text import to_text
         return f"{type(self).__name__}<{to_text(self)}>"
 
 

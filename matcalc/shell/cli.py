@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import MatcalcError
-from .expr import Expr, parse
+from matcalc.errors import MatcalcError
+from matcalc.expr import Expr, parse
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -103,8 +103,8 @@ def _diff_args(p):
 
 @command("diff", "differentiate: gradient, Jacobian, Hessian or higher, in matrix form", _diff_args)
 def _diff(args) -> int:
-    from .check import check
-    from .derivative import diff, format_step
+    from matcalc.numeric.check import check
+    from matcalc.calculus.derivative import diff, format_step
 
     text, decls = _read_expr(args), _decls(args)
     d = diff(text, args.wrt, decls, args.order)
@@ -146,7 +146,7 @@ def _explain_args(p):
 @command("explain", "the true derivation and the dimension-consistency shortcut, side by side, with a verdict",
          _explain_args)
 def _explain(args) -> int:
-    from .consistency import shortcut
+    from matcalc.consistency.explain import shortcut
 
     r = shortcut(_read_expr(args), args.wrt, _decls(args))
     if args.format == "json":
@@ -154,7 +154,7 @@ def _explain(args) -> int:
         data["derivation"] = r.truth.explain().splitlines()
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    from .derivative import format_step
+    from matcalc.calculus.derivative import format_step
     outline = [st for st in r.truth.steps if st.kind in ("function", "collected", "canonical")] + r.truth.steps[-1:]
     left = ["TRUE DERIVATION (matrix differentials)"] + [format_step(st) for st in outline]
     right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
@@ -168,13 +168,13 @@ def _explain(args) -> int:
 
 
 def _conv_args(p):
-    from .conv.cli import add_arguments
+    from matcalc.conv.cli import add_arguments
     add_arguments(p)
 
 
 @command("conv", "convolution (and transposed convolution, average pooling) gradients as index sums", _conv_args)
 def _conv(args) -> int:
-    from .conv.cli import run
+    from matcalc.conv.cli import run
     return run(args)
 
 

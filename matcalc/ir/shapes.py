@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .errors import ShapeError
-from .ir import ALL_OPS, ELEMENTWISE, SCALAR, Dim, Node, Op, Shape, Num
-from .tables import registrar
+from matcalc.errors import ShapeError
+from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, SCALAR, Dim, Node, Op, Shape, Num
+from matcalc.tables import registrar
 
 
 class Mismatch(Exception):
@@ -274,7 +274,7 @@ def make(op: str, *args: Node) -> Op:
     try:
         shape = SHAPE_RULES[op](tuple(a.shape for a in args), Unifier())
     except Mismatch as e:
-        from .printing.text import to_text
+        from matcalc.printing.text import to_text
         raise ShapeError(e.args[0].format(*(to_text(a) for a in args))) from None
     if op == "pow" and not is_scalar(args[0].shape) and not is_integer(args[1]):
         raise ShapeError("a matrix power needs an integer exponent; use '.^' for elementwise powers")

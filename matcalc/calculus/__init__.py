@@ -1,0 +1,1 @@
+"""The differential rules, identification (adjoint and vec sweeps), index form, and the derivative."""

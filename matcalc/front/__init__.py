@@ -1,0 +1,1 @@
+"""Text to IR: the grammar, friendly syntax errors, the program, and kind and dimension inference."""

@@ -1,0 +1,1 @@
+"""Thin shells over the API: the command line (and the REPL)."""
