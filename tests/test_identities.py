@@ -231,6 +231,24 @@ def test_identity_holds(key):
     assert error < tolerance, f"{rule}: relative error {error:.1e}"
 
 
+@pytest.mark.parametrize("key", sorted(k for k, r in STATED.items() if k.startswith("diff:")))
+def test_differential_rule_computes_its_identity(key):
+    """The engine, run on the identity's f, applies this very rule at the root and gives the
+    identity's df (summed over the variables, each moving in its direction)."""
+    rule = STATED[key]
+    parsed = parse_identity(rule)
+    values = _draw(parsed, np.random.default_rng(_seed(key)), DOMAINS.get(key, ("positive",))[0])
+    total = np.zeros(np.shape(evaluate(parsed.right, values)))
+    for x, dx in parsed.directions:
+        steps = []
+        out = differential.differential(parsed.left, x, dx, steps)
+        if out is None:
+            continue
+        assert steps[-1].before is parsed.left and steps[-1].rule.name == rule.name, (key, steps[-1].rule)
+        total = total + np.asarray(evaluate(out, values), dtype=float)
+    assert relative_error(total, evaluate(parsed.right, values)) < 1e-9
+
+
 def test_elementwise_table_covers_every_function_d_elementwise_serves():
     served = {op for op in SELECTORS if op in ELEMENTWISE
               and SELECTORS[op](parse_node(f"{op}(A)", "A: matrix(m,n)")[0]) is differential.d_elementwise}
