@@ -7,6 +7,7 @@ central differences of f along random directions (all variables moving at once),
 value.  Every simplification rule also has an example that fires it and keeps the value.
 """
 import inspect
+import re
 import zlib
 
 import numpy as np
@@ -17,8 +18,8 @@ from matcalc.calculus.differential import DIFF_RULES, SELECTORS
 from matcalc.calculus.identify import ADJOINT_RULES, VEC_RULES
 from matcalc.derivation import Rule, parse_identity, rule_for, rule_of
 from matcalc.errors import MatcalcError, ShapeError
-from matcalc.front.parser import parse_node
-from matcalc.ir.nodes import ELEMENTWISE, SCALAR, Var
+from matcalc.front.parser import parse_node, parse_program
+from matcalc.ir.nodes import ELEMENTWISE, SCALAR, Var, variables
 from matcalc.ir.shapes import make
 from matcalc.numeric.check import dimension_sizes, random_values, relative_error
 from matcalc.numeric.evaluate import evaluate
@@ -221,6 +222,18 @@ def test_rules_are_named_after_their_functions_and_cite_consistently():
         assert rule.name == RULES[key.split("[")[0]].__name__
         assert " = " in rule.identity and rule.identity.count(" = ") == 1, key
         assert rule.cite == "" or rule.cite.startswith("MC "), key
+
+
+def test_where_declares_every_variable_and_docstring_citations_agree():
+    for key, rule in STATED.items():
+        parsed = parse_identity(rule)
+        declared = set(parse_program(rule.where).declarations) if rule.where else set()
+        directions = {dx.name for _, dx in parsed.directions}
+        used = set(variables(parsed.left)) | set(variables(parsed.right))
+        assert used - directions <= declared, f"{key}: declare {sorted(used - directions - declared)} in where"
+        doc = RULES[key.split("[")[0]].__doc__ or ""
+        cited = set(re.findall(r"MC \(?(\d+)", doc))
+        assert cited <= set(re.findall(r"\d+", rule.cite)), f"{key}: the docstring cites MC {cited}, the rule {rule.cite!r}"
 
 
 @pytest.mark.parametrize("key", sorted(STATED))
