@@ -340,7 +340,9 @@ def _index_form(node: Node, x: Var, order: int, record: Derivation, taken: set, 
     except UnsupportedError:
         index = None
     if index is not None:
-        record.add(Step("index", INDEX, order, multilinear, index, check="index", wrt=x, directions=tuple(dirs),
+        # a zero multilinear form still has f's shape: the step keeps it, for the check
+        stated = multilinear if current is not None or is_scalar(node.shape) else Const("fill", node.shape, 0)
+        record.add(Step("index", INDEX, order, stated, index, check="index", wrt=x, directions=tuple(dirs),
                         form=why))
     return Derivative(Expr(node), x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
                       convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
