@@ -318,3 +318,129 @@ def test_simplification_example_fires_and_keeps_the_value(name):
     assert relative_error(evaluate(out, values), evaluate(node, values)) < 1e-9
     for before, after in fired:   # each rewrite by this rule keeps its own subexpression's value
         assert relative_error(evaluate(after, values), evaluate(before, values)) < 1e-9
+
+
+# ------------------------------------------------------------------------------ adjoint and vec rules at work
+
+#: Linear forms N(dX) on which each adjoint rule is run: (text, where, direction, batched).  The
+#: sweep must give G with ⟨C, N(dX)⟩ = ⟨G, dX⟩ for a random cotangent C (batched: Jᵀ with N = J·dx).
+ADJOINT_PROBES = {
+    "adjoint_add": [("A*dX + dX", "A: matrix(m,m); dX: matrix(m,n)", "dX", False),
+                    ("x'*dx + y*dx'", "x: vector(n); dx: vector(n); y: vector(m)", "dx", False),
+                    ("A*dx + dx", "A: matrix(n,n); dx: vector(n)", "dx", True)],
+    "adjoint_sub": [("A*dX - dX", "A: matrix(m,m); dX: matrix(m,n)", "dX", False),
+                    ("y*dx' - x'*dx", "x: vector(n); dx: vector(n); y: vector(m)", "dx", False),
+                    ("A*dx - dx", "A: matrix(n,n); dx: vector(n)", "dx", True)],
+    "adjoint_neg": [("-(A*dX)", "A: matrix(m,n); dX: matrix(n,p)", "dX", False),
+                    ("-(A*dx)", "A: matrix(m,n); dx: vector(n)", "dx", True)],
+    "adjoint_mul": [("A*dX*B", "A: matrix(m,n); dX: matrix(n,p); B: matrix(p,q)", "dX", False),
+                    ("s*dX", "s: scalar; dX: matrix(m,n)", "dX", False),
+                    ("dX*s", "s: scalar; dX: matrix(m,n)", "dX", False),
+                    ("(x'*dx)*B", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx", False),
+                    ("B*(x'*dx)", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx", False),
+                    ("A*dx", "A: matrix(m,n); dx: vector(n)", "dx", True),
+                    ("(x'*dx)*y", "x: vector(n); dx: vector(n); y: vector(m)", "dx", True),
+                    ("(dx'*A)'", "dx: vector(m); A: matrix(m,n)", "dx", True)],
+    "adjoint_hadamard": [("A .* dX", "A: matrix(m,n); dX: matrix(m,n)", "dX", False),
+                         ("(x'*dx) .* B", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx", False),
+                         ("y .* dx", "y: vector(n); dx: vector(n)", "dx", True)],
+    "adjoint_div": [("dX/s", "s: scalar; dX: matrix(m,n)", "dX", False),
+                    ("dx/s", "s: scalar; dx: vector(n)", "dx", True)],
+    "adjoint_ediv": [("dX ./ B", "B: matrix(m,n); dX: matrix(m,n)", "dX", False),
+                     ("(x'*dx) ./ B", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx", False),
+                     ("dX ./ s", "s: scalar; dX: matrix(m,n)", "dX", False),
+                     ("dx ./ y", "y: vector(n); dx: vector(n)", "dx", True)],
+    "adjoint_transpose": [("dX'", "dX: matrix(m,n)", "dX", False),
+                          ("(dx'*A)'", "dx: vector(m); A: matrix(m,n)", "dx", True)],
+    "adjoint_tr": [("tr(A*dX)", "A: matrix(n,m); dX: matrix(m,n)", "dX", False)],
+    "adjoint_sum": [("sum(A .* dX)", "A: matrix(m,n); dX: matrix(m,n)", "dX", False),
+                    ("sum(dx)*y", "dx: vector(n); y: vector(m)", "dx", True)],
+    "adjoint_diag": [("y'*diag(dX)", "y: vector(n); dX: matrix(n,n)", "dX", False),
+                     ("x'*diag(dx)*y", "x: vector(n); dx: vector(n); y: vector(n)", "dx", False)],
+}
+
+#: Linear forms N(dX) on which each vec rule is run: vec(N(dX)) = J·vec(dX).
+VEC_PROBES = {
+    "vec_add": [("A*dX + dX", "A: matrix(m,m); dX: matrix(m,n)", "dX")],
+    "vec_sub": [("A*dX - dX", "A: matrix(m,m); dX: matrix(m,n)", "dX")],
+    "vec_neg": [("-(A*dX)", "A: matrix(m,n); dX: matrix(n,p)", "dX")],
+    "vec_mul": [("A*dX*B", "A: matrix(m,n); dX: matrix(n,p); B: matrix(p,q)", "dX"),
+                ("s*dX", "s: scalar; dX: matrix(m,n)", "dX"),
+                ("dX*s", "s: scalar; dX: matrix(m,n)", "dX"),
+                ("(x'*dx)*B", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx"),
+                ("B*(x'*dx)", "x: vector(n); dx: vector(n); B: matrix(m,p)", "dx")],
+    "vec_hadamard": [("A .* dX", "A: matrix(m,n); dX: matrix(m,n)", "dX"),
+                     ("s .* dX", "s: scalar; dX: matrix(m,n)", "dX")],
+    "vec_div": [("dX/s", "s: scalar; dX: matrix(m,n)", "dX")],
+    "vec_ediv": [("dX ./ B", "B: matrix(m,n); dX: matrix(m,n)", "dX"),
+                 ("dX ./ s", "s: scalar; dX: matrix(m,n)", "dX")],
+    "vec_transpose": [("(A*dx)'", "A: matrix(m,n); dx: vector(n)", "dx")],
+    "vec_tr": [("tr(A*dX)", "A: matrix(n,m); dX: matrix(m,n)", "dX")],
+    "vec_sum": [("sum(A .* dX)", "A: matrix(m,n); dX: matrix(m,n)", "dX")],
+    "vec_vec": [("vec(A*dX)", "A: matrix(m,n); dX: matrix(n,p)", "dX")],
+}
+
+
+def _kind(shape) -> str:
+    return "scalar" if shape == SCALAR else "vector" if shape[1] == 1 else "matrix"
+
+
+def _at_random(*roots, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    sizes = dimension_sizes(*roots)
+    values = dict(sizes)
+    for root in roots:
+        values.update(random_values(root, rng, positive=True, sizes=sizes))
+    return values
+
+
+def _flat(a) -> np.ndarray:
+    """vec(a): the columns stacked (a scalar as a 1-vector)."""
+    return np.asarray(a, dtype=float).reshape(-1, order="F") if np.ndim(a) == 2 else np.atleast_1d(np.asarray(a, float))
+
+
+def test_every_adjoint_and_vec_rule_is_probed():
+    adjoint = {fn.__name__ for fn in ADJOINT_RULES.values()} - set(WITHOUT_IDENTITY)
+    vec = {fn.__name__ for fn in VEC_RULES.values()} - set(WITHOUT_IDENTITY)
+    assert set(ADJOINT_PROBES) == adjoint and set(VEC_PROBES) == vec
+
+
+@pytest.mark.parametrize("name, probe", [(n, p) for n, ps in sorted(ADJOINT_PROBES.items()) for p in ps],
+                         ids=lambda v: v if isinstance(v, str) else v[0])
+def test_adjoint_rule_moves_the_cotangent_off_the_direction(name, probe):
+    from matcalc.calculus.identify import cotangent
+    from matcalc.ir.build import eye
+
+    text, where, d, batched = probe
+    n = parse_node(text, where)[0]
+    dx = variables(n)[d]
+    steps = []
+    if batched:
+        g = cotangent(n, dx, eye(n.shape[0]), batched=True, steps=steps)   # Jᵀ
+        values = _at_random(n, g, seed=_seed(text))
+        got = np.asarray(evaluate(g, values), dtype=float).reshape(-1, _flat(evaluate(n, values)).size).T @ _flat(values[d])
+        want = _flat(evaluate(n, values))
+    else:
+        c = Var("C", n.shape, _kind(n.shape))
+        g = cotangent(n, dx, c, steps=steps)
+        values = _at_random(n, g, seed=_seed(text))
+        got = np.sum(_flat(evaluate(g, values)) * _flat(values[d]))
+        want = np.sum(_flat(values["C"]) * _flat(evaluate(n, values)))
+    assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
+    assert relative_error(got, want) < 1e-9
+
+
+@pytest.mark.parametrize("name, probe", [(n, p) for n, ps in sorted(VEC_PROBES.items()) for p in ps],
+                         ids=lambda v: v if isinstance(v, str) else v[0])
+def test_vec_rule_gives_the_kronecker_form(name, probe):
+    from matcalc.calculus.identify import vec_jacobian
+
+    text, where, d = probe
+    n = parse_node(text, where)[0]
+    steps = []
+    j = vec_jacobian(n, variables(n)[d], steps=steps)
+    values = _at_random(n, j, seed=_seed(text))
+    want = _flat(evaluate(n, values))
+    got = np.asarray(evaluate(j, values), dtype=float).reshape(want.size, -1) @ _flat(values[d])
+    assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
+    assert relative_error(got, want) < 1e-9
