@@ -148,6 +148,12 @@ class Part:
         from matcalc.indexsum.derive import step_text
         return "\n".join(f"{k}. {step_text(s)}\n     {sum_text(s.after, layouts)}" for k, s in enumerate(self.steps, 1))
 
+    def verify(self, seed: int | None = None) -> list:
+        """One :class:`~matcalc.derivation.Verdict` per derivation step, each checked numerically
+        (see :mod:`matcalc.indexsum.verify`); none for the forward definition."""
+        from matcalc.indexsum.verify import verify_steps
+        return verify_steps(self, seed)
+
     def _arrays(self, V, W, b, delta) -> dict[str, np.ndarray]:
         given = {k: v for k, v in dict(V=V, W=W, b=b, delta=delta).items() if v is not None}
         for name in given:
