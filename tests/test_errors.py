@@ -31,7 +31,7 @@ def test_hierarchy():
     ("det(A, B)", "det takes 1 argument, not 2", 1, 1, "det(A, B)\n^^^^^^^^^"),
     ("2 + exp", "exp is a function: write exp(...)", 1, 5, "2 + exp\n    ^^^"),
     ("vector(x)", "vector(c) takes one number, the value of every entry, e.g. vector(1)", 1, 1, None),
-    ("eye(3)", "eye takes no arguments", 1, 1, None),
+    ("eye(3, 4)", "eye takes at most one argument, its size: eye or eye(n)", 1, 1, None),
     ("X: tensor(n)", "unknown type 'tensor'; expected scalar, vector(n), matrix(m,n) or symmetric(n)", 1, 4, None),
     ("X: matrix(n)", "matrix takes two dimensions, e.g. matrix(m,n)", 1, 4, None),
     ("x: vector(0)", "a dimension must be a positive integer or a name, not 0", 1, 11, None),
