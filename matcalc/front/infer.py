@@ -22,8 +22,9 @@ The rules, in order (a declaration always wins):
 4. ``inv``, ``det`` and ``logdet`` of an expression that is a scalar (``inv(x'*A*x)``) are
    1/s, s and log(s); that use does not turn x into a matrix.  Of a bare undeclared name
    (``inv(a)``), they make it a matrix.
-5. An undeclared vector or matrix never gets a dimension 1 from unification (that would mean a
-   kind was misread); the shape error is then reported where it happens.
+5. An undeclared vector or matrix, and an unsized ``eye``, ``vector(c)`` or ``matrix(c)``, never
+   gets a dimension 1 from unification (that would mean a kind was misread); the shape error is
+   then reported where it happens.
 
 Inference runs statement by statement: the names first used in a statement are decided with
 that statement, and later statements only unify dimensions.  So a shape error in the last line
@@ -223,14 +224,15 @@ def _fresh(kind: str, u: TrailUnifier) -> tuple:
     return (u.fresh_nonunit(), u.fresh_nonunit())
 
 
-def _constant_shape(node: Syn, u: Unifier) -> tuple:
+def _constant_shape(node: Syn, u: TrailUnifier) -> tuple:
+    """A constant's size, or fresh dimensions that may not become 1 (a 1×1 eye is a number)."""
     dims = [dim_of(d) for d in constant_dims(node)]
     if node.head == "eye":
-        d = dims[0] if dims else u.fresh()
+        d = dims[0] if dims else u.fresh_nonunit()
         return (d, d)
     if node.head == "vector":
-        return (dims[0] if dims else u.fresh(), 1)
-    return tuple(dims) if dims else (u.fresh(), u.fresh())
+        return (dims[0] if dims else u.fresh_nonunit(), 1)
+    return tuple(dims) if dims else (u.fresh_nonunit(), u.fresh_nonunit())
 
 
 def _met_name(syn: Syn):
@@ -270,7 +272,7 @@ def shapes_of(nodes: list[Syn], state: State, free: set, text: str):
         elif k == "ref":
             shape[id(node)] = state.refs[node.head].shape
         elif k == "name":
-            shape[id(node)] = (lambda d: (d, d))(u.fresh()) if node.head == "eye" else env[node.head]
+            shape[id(node)] = (lambda d: (d, d))(u.fresh_nonunit()) if node.head == "eye" else env[node.head]
         elif k == "call" and node.head in CONSTANT_CALLS:
             shape[id(node)] = _constant_shape(node, u)
         else:

@@ -109,24 +109,11 @@ def _check_constant(node: Syn, text: str) -> None:
         _check_dim(d, text)
 
 
-def _size_args(roots: list[Syn]) -> set[int]:
-    out: set[int] = set()
-    for node in walk_new(roots, {}):
-        if node.kind == "call" and node.head in CONSTANT_CALLS and len(node.args) in (1, 2, 3):
-            stack = constant_dims(node) if node.head == "eye" or node.args[0].kind == "num" else []
-            while stack:
-                s = stack.pop()
-                out.add(id(s))
-                stack.extend(s.children())
-    return out
-
-
 def _variable_names(roots: list[Syn], text: str) -> list[str]:
     """The variable names used, in order of first use (size arguments excluded)."""
-    sizes = _size_args(roots)
     names: dict[str, None] = {}
     for node in walk_new(roots, {}):
-        if node.kind == "name" and id(node) not in sizes:
+        if node.kind == "name":
             if node.head in FUNCTIONS:
                 raise ParseError(f"{node.head} is a function: write {node.head}(...)", text, node.span)
             if node.head in ("vector", "matrix"):

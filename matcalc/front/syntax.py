@@ -37,7 +37,10 @@ class Syn:
     op_span: tuple = None
 
     def children(self):
-        return self.args if self.kind in ("op", "call") else ()
+        """Operands; the arguments of eye, vector and matrix are a value and sizes, not operands."""
+        if self.kind == "op" or (self.kind == "call" and self.head not in ("eye", "vector", "matrix")):
+            return self.args
+        return ()
 
 
 def tspan(tok: Token) -> tuple:
