@@ -102,3 +102,46 @@ def test_cli_reports_errors_without_traceback():
     assert "Traceback" not in out.stderr
     assert "ShapeError: cannot multiply X (m×n) by y (m)" in out.stderr
     assert "X*y\n ^" in out.stderr
+
+
+# issue 13 §2: the mistakes people make, answered with a caret and the corrected spelling
+@pytest.mark.parametrize("text, decls, message, caret", [
+    ("trace(X)", None, "unknown function 'trace': did you mean tr(X)?", "trace(X)\n^^^^^"),
+    ("norm(x - y)", None, "unknown function 'norm': did you mean norm2(x - y)?", "norm(x - y)\n^^^^"),
+    ("transpose(X)", None, "unknown function 'transpose': did you mean X'?", "transpose(X)\n^^^^^^^^^"),
+    ("transpose(A*B)", None, "did you mean (A*B)'?", None),
+    ("inverse(A)", None, "did you mean inv(A)?", None),
+    ("sigmod(x)", None, "did you mean sigmoid(x)?", None),
+    ("x**2", None, "'**' is not a power in matcalc: write '^' (or '.^' elementwise), e.g. x^2", "x**2\n ^^"),
+    ("a + x**2*b", None, "e.g. a + x^2*b", "a + x**2*b\n     ^^"),
+    ("2x", None, "a number and a name stand side by side: write 2*x for a product", "2x\n^^"),
+    ("0.5x'*A*x", None, "write 0.5*x for a product", None),
+    ("X w", None, "did you mean X*w?", "X w\n  ^"),
+    ("Xw", {"X": "matrix(m,n)", "w": "vector(n)"}, "Xw is not declared, but X and w are: did you mean X*w?", "Xw\n^^"),
+    ("X matrix(m,n)", None, "a declaration is `name: type`: write X: matrix(m,n)", "X matrix(m,n)\n^^^^^^^^^^^^^"),
+    ("w: vector(n)\nX matrix(m, n)\nX*w", None, "write X: matrix(m, n)", "X matrix(m, n)\n^^^^^^^^^^^^^^"),
+    ("tr(X^T*A*X)", {"T": "scalar"}, "T is a variable here, so X^T is ambiguous", "tr(X^T*A*X)\n    ^^"),
+    ("eye(0)", None, "a size must be a positive integer or a name, not 0", "eye(0)\n    ^"),
+    ("vector(1, x + y)", None, "a size must be a positive integer, a dimension name or a product", None),
+])
+def test_mistakes_are_answered_with_the_fix(text, decls, message, caret):
+    e = error_of(text, decls, ParseError)
+    assert message in e.message
+    assert e.line is not None and e.column is not None
+    if caret:
+        assert e.caret() == caret
+
+
+def test_juxtaposed_names_are_fine_when_they_are_not_two_declared_names():
+    assert matcalc.parse("Xw + 1").variables == {"Xw": "matrix(n,m)"}          # nothing declared: a name
+    assert matcalc.parse("Xw", {"Xw": "matrix(m,n)", "X": "matrix(m,n)", "w": "vector(n)"}).shape == ("m", "n")
+    assert matcalc.parse("Xw*w", {"X": "matrix(m,n)"}).variables["Xw"].startswith("matrix")  # w not declared
+
+
+def test_shape_errors_in_inference_have_a_location():
+    """The undeclared vector that unification would shrink to length 1 is reported where it happens."""
+    e = error_of("sum(x .* vector(1)')", {"x": "vector(n)"}, ShapeError)
+    assert e.line == 1 and e.caret() == "sum(x .* vector(1)')\n      ^^"
+    assert "cannot multiply x (n) elementwise by vector(1)' (1×?)" in e.message
+    # undeclared, use decides: x is the scalar that makes it fit, and says so
+    assert matcalc.parse("sum(x .* vector(1)')").inferred == {"x": "scalar: as a vector it breaks x .* vector(1)'"}

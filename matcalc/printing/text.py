@@ -204,6 +204,8 @@ _ATOM_OPS = {"var", "num", "eye", "fill", *ELEMENTWISE, *MATRIX_FUNCTIONS, *BINA
 
 def _exponent(node: Node, kid) -> str:
     """An exponent is an atom or a negated atom (``X^-1``); anything else is parenthesised."""
+    if op_of(node) == "var" and node.name == "T":  # X^T reads as a transpose; the power is X^(T)
+        return f"({kid[0]})"
     if kid[1] == ATOM or (op_of(node) == "num" and node.value < 0):
         return kid[0]
     if op_of(node) == "neg" and op_of(node.args[0]) in _ATOM_OPS and kid[0][1:2] != "-":
