@@ -109,41 +109,6 @@ def _check_constant(node: Syn, text: str) -> None:
         _check_dim(d, text)
 
 
-def _variable_names(roots: list[Syn], text: str) -> list[str]:
-    """The variable names used, in order of first use (size arguments excluded)."""
-    names: dict[str, None] = {}
-    for node in walk_new(roots, {}):
-        if node.kind == "name":
-            if node.head in FUNCTIONS:
-                raise ParseError(f"{node.head} is a function: write {node.head}(...)", text, node.span)
-            if node.head in ("vector", "matrix"):
-                raise ParseError(f"{node.head}(c) needs the value of its entries, e.g. {node.head}(1)", text, node.span)
-            if node.head != "eye":
-                names.setdefault(node.head)
-        elif node.kind == "call":
-            f, n = node.head, len(node.args)
-            if f in CONSTANT_CALLS:
-                _check_constant(node, text)
-            elif f not in FUNCTIONS:
-                raise _unknown_function(node, text)
-            elif n != OPS[f]:
-                raise ParseError(f"{f} takes {OPS[f]} argument{'s' * (OPS[f] > 1)}, not {n}", text, node.span)
-    return list(names)
-
-
-def _rewrite(root: Syn, change) -> Syn:
-    """Rebuild ``root`` bottom-up; ``change(node, kids)`` returns a replacement or None."""
-    out: dict[int, Syn] = {}
-    for node in walk_new([root], {}):
-        kids = tuple(out[id(c)] for c in node.children())
-        new = change(node, kids)
-        if new is None:
-            new = node if all(k is c for k, c in zip(kids, node.children())) else \
-                Syn(node.kind, node.head, kids, node.span, node.op_span)
-        out[id(node)] = new
-    return out[id(root)]
-
-
 _TEES = ("T",)
 
 
@@ -171,44 +136,17 @@ def _count_tees(roots: Iterable[Syn], text: str) -> tuple[dict, dict]:
     return used, as_tee
 
 
-def _resolve_tees(root: Syn, text: str, variable_tees: set) -> Syn:
-    def change(node, kids):
-        if not _is_paper_transpose(node, text):
-            return None
-        t = node.args[1].head
-        if t in variable_tees:
-            raise ParseError(f"{t} is a variable here, so {node_text(node, text)} is ambiguous: write "
-                             f"{node_text(node.args[0], text)}' for the transpose or "
-                             f"{node_text(node.args[0], text)}^({t}) for the power",
-                             text, (node.op_span[0], node.span[1]))
-        return Syn("op", "transpose", kids[:1], node.span, (node.op_span[0], node.span[1]))
-    return _rewrite(root, change)
-
-
-def _substitute(root: Syn, defs: Mapping[str, Syn], refs: Mapping[str, Node]) -> Syn:
-    """Replace names of definitions by their bodies (shared, not copied), or by references to
-    a session's already built definitions."""
-    if not defs and not refs:
-        return root
-
-    def change(node, kids):
-        if node.kind == "name":
-            if node.head in defs:
-                return defs[node.head]
-            if node.head in refs:
-                return Syn("ref", node.head, (), node.span)
-        return None
-    return _rewrite(root, change)
-
-
 def _type_of(syn: Syn, text: str) -> Type:
     return make_type(syn.head, [str(t) for t in syn.args], text, syn.span, [tspan(t) for t in syn.args])
 
 
-def _juxtaposed(name: str, known: set) -> tuple | None:
+def _juxtaposed(name: str, *known: Mapping) -> tuple | None:
+    """``("X", "w")`` when ``name`` is two declared names written side by side."""
+    def has(n):
+        return any(n in k for k in known)
     for k in range(1, len(name)):
         a, b = name[:k], name[k:]
-        if a in known and b in known:
+        if has(a) and has(b):
             return a, b
     return None
 
@@ -296,19 +234,59 @@ class _Reader:
 
     def prepare(self, stmt: Syn, variable_tees: set) -> tuple[Syn, list[str]]:
         """The statement's body with paper transposes and definitions resolved, and the
-        variable names it meets for the first time."""
-        text = self.text
-        body = _resolve_tees(stmt.args[0], text, variable_tees)
-        used = [n for n in _variable_names([body], text) if n not in self.defs and n not in self.state.refs]
+        variable names it meets for the first time (one pass over the statement's own syntax)."""
+        text, defs, refs = self.text, self.defs, self.state.refs
+        out: dict[int, Syn] = {}
+        met: list = []          # (name, id of the name node), in order of use
+        tees: set[int] = set()  # ids of the T in X^T read as a transpose
+        for node in walk_new([stmt.args[0]], {}):
+            k = node.kind
+            if k == "name":
+                h = node.head
+                if h in FUNCTIONS:
+                    raise ParseError(f"{h} is a function: write {h}(...)", text, node.span)
+                if h in ("vector", "matrix"):
+                    raise ParseError(f"{h}(c) needs the value of its entries, e.g. {h}(1)", text, node.span)
+                if h in defs:
+                    out[id(node)] = defs[h]
+                elif h in refs:
+                    out[id(node)] = Syn("ref", h, (), node.span)
+                else:
+                    out[id(node)] = node
+                    if h != "eye":
+                        met.append((h, id(node)))
+                continue
+            if k == "call":
+                f, n = node.head, len(node.args)
+                if f in CONSTANT_CALLS:
+                    _check_constant(node, text)
+                elif f not in FUNCTIONS:
+                    raise _unknown_function(node, text)
+                elif n != OPS[f]:
+                    raise ParseError(f"{f} takes {OPS[f]} argument{'s' * (OPS[f] > 1)}, not {n}", text, node.span)
+            kids = tuple(out[id(c)] for c in node.children())
+            if _is_paper_transpose(node, text):
+                t = node.args[1].head
+                if t in variable_tees:
+                    raise ParseError(f"{t} is a variable here, so {node_text(node, text)} is ambiguous: write "
+                                     f"{node_text(node.args[0], text)}' for the transpose or "
+                                     f"{node_text(node.args[0], text)}^({t}) for the power",
+                                     text, (node.op_span[0], node.span[1]))
+                tees.add(id(node.args[1]))
+                out[id(node)] = Syn("op", "transpose", kids[:1], node.span, (node.op_span[0], node.span[1]))
+            elif all(a is b for a, b in zip(kids, node.children())):
+                out[id(node)] = node
+            else:
+                out[id(node)] = Syn(node.kind, node.head, kids, node.span, node.op_span)
+        body = out[id(stmt.args[0])]
+        used = list(dict.fromkeys(h for h, i in met if i not in tees))
         new = [n for n in used if n not in self.seen]
-        known_names = set(self.declared) | set(self.known_vars)
         for n in new:
-            if n not in self.declared:
-                split = _juxtaposed(n, known_names)
-                if split and n not in known_names:
-                    where = next(s.span for s in walk_new([body], {}) if s.kind == "name" and s.head == n)
-                    raise ParseError(f"{n} is not declared, but {split[0]} and {split[1]} are: did you mean "
-                                     f"{split[0]}*{split[1]}? (declare {n} if it is a name of its own)", text, where)
+            split = _juxtaposed(n, self.declared, self.known_vars)
+            if split:
+                where = next(s.span for s in walk_new([stmt.args[0]], {}) if s.kind == "name" and s.head == n)
+                raise ParseError(f"{n} is not declared, but {split[0]} and {split[1]} are: did you mean "
+                                 f"{split[0]}*{split[1]}? (declare {n} if it is a name of its own)", text, where)
         if stmt.kind == "defn":
             name = stmt.head
             if name in self.seen or name in used:
@@ -316,7 +294,6 @@ class _Reader:
                                  text, stmt.op_span)
             if name in FUNCTIONS or name in CONSTANT_CALLS:
                 raise ParseError(f"{name!r} is a function name and cannot be defined", text, stmt.op_span)
-        body = _substitute(body, self.defs, self.state.refs)
         self.own[id(body)] = set(used)
         self.seen.update(dict.fromkeys(new))
         return body, new
