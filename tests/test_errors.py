@@ -145,3 +145,24 @@ def test_shape_errors_in_inference_have_a_location():
     assert "cannot multiply x (n) elementwise by vector(1)' (1×?)" in e.message
     # undeclared, use decides: x is the scalar that makes it fit, and says so
     assert matcalc.parse("sum(x .* vector(1)')").inferred == {"x": "scalar: as a vector it breaks x .* vector(1)'"}
+
+
+def test_no_bare_exceptions_on_garbage_with_paper_notation_and_sizes():
+    """The new syntax (X^T, X^{T}, X^⊤, sized constants) and the mistake detectors only ever
+    answer with a located MatcalcError."""
+    from hypothesis import given, settings, strategies as st
+
+    alphabet = st.sampled_from(list("xyATn12.+-*/^'(){},;:= \n⊤ᵀ") + [
+        "^T", "^{T}", "**", "eye(", "eye(n)", "vector(1, ", "matrix(0, m, n)", "vector(2)", "X matrix(m,n)",
+        "2x", "trace(", "norm(", "transpose(", "T: scalar\n", "Xw", "x: vector(n)\n", "inv(", "det("])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(alphabet, max_size=10).map("".join))
+    def check(text):
+        try:
+            matcalc.parse(text, {"X": "matrix(m,n)", "w": "vector(n)"})
+        except MatcalcError as e:
+            assert e.message
+            if isinstance(e, (ParseError, ShapeError)) and e.source is not None:
+                assert e.line is not None and e.caret()
+    check()
