@@ -142,7 +142,7 @@ def test_shape_errors_in_inference_have_a_location():
     """The undeclared vector that unification would shrink to length 1 is reported where it happens."""
     e = error_of("sum(x .* vector(1)')", {"x": "vector(n)"}, ShapeError)
     assert e.line == 1 and e.caret() == "sum(x .* vector(1)')\n      ^^"
-    assert "cannot multiply x (n) elementwise by vector(1)' (1×?)" in e.message
+    assert "cannot multiply x (n) elementwise by vector(1)' (1×m)" in e.message  # open sizes named, not '?'
     # undeclared, use decides: x is the scalar that makes it fit, and says so
     assert matcalc.parse("sum(x .* vector(1)')").inferred == {"x": "scalar: as a vector it breaks x .* vector(1)'"}
 
@@ -166,3 +166,11 @@ def test_no_bare_exceptions_on_garbage_with_paper_notation_and_sizes():
             if isinstance(e, (ParseError, ShapeError)) and e.source is not None:
                 assert e.line is not None and e.caret()
     check()
+
+
+def test_shape_errors_name_a_definition_as_written():
+    """An operand substituted from a definition is named as the user wrote it at the culprit."""
+    e = error_of("x: vector(n); z: vector(m); r = 2*x; r'*z", None, ShapeError)
+    assert "cannot multiply r' (1×n) by z (m)" in e.message
+    e = error_of("h = tanh(W*x); sum(h .* vector(1)')", None, ShapeError)
+    assert e.message.startswith("cannot multiply h (n) elementwise by vector(1)' (1×m)")

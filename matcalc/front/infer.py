@@ -8,7 +8,9 @@ The rules, in order (a declaration always wins):
 2. **Sums take the shape of what they meet.**  An undeclared name that meets a vector or a
    matrix in ``+`` or ``-`` takes its shape: in ``A*x - b`` and ``W*x + b``, b is a vector of
    A*x's shape.  A scalar broadcasts only where it is declared, is a number (``x - 1``), or no
-   other kind fits.  A name multiplied by a number (``A*x - 2*b``) or negated counts as met.
+   other kind fits (``b*x + b``, where b is a factor; ``x' - b``, a row, which no undeclared
+   kind can be).  A name multiplied or divided by a number (``A*x - 2*b``) or negated counts as
+   met.  This is tried before any other departure from the defaults.
 3. **Defaults, when nothing decides:**
 
    - spelled-out Greek letters and common scalar words (``lambda``, ``alpha``, ``beta``,
@@ -196,6 +198,57 @@ def node_text(syn: Syn, text: str) -> str:
     return text[syn.span[0]:syn.span[1]]
 
 
+def _balanced(t: str) -> str:
+    t = t.strip()
+    opened = closed = 0
+    for ch in t:
+        if ch == "(":
+            opened += 1
+        elif ch == ")":
+            if opened:
+                opened -= 1
+            else:
+                closed += 1
+    return "(" * closed + t + ")" * opened
+
+
+def _with_named_dims(err: Mismatch, op: str, args: tuple, state: State) -> Mismatch:
+    """The rule's refusal again, with the open dimensions named (n, m, …) rather than '?'."""
+    u = state.u
+    mark = u.mark()
+    taken = {p for sh in state.env.values() for d in sh if isinstance(d, str)
+             for p in d.split("*") if not p.startswith("?")}
+    try:
+        name_dims(u, args, taken)
+        SHAPE_RULES[op](args, u)
+    except Mismatch as named:
+        return named
+    finally:
+        u.undo(mark)
+    return err
+
+
+def operand_texts(node: Syn, text: str) -> list[str]:
+    """The operands of ``node`` as the user wrote them at this place: a definition's name
+    (``h3``), not its body, when the operand was substituted from a definition."""
+    out = []
+    lo, hi = node.span
+    for i, a in enumerate(node.args):
+        if lo <= a.span[0] and a.span[1] <= hi or node.op_span is None:
+            out.append(node_text(a, text))
+        elif node.kind == "op" and len(node.args) == 2:
+            part = text[lo:node.op_span[0]] if i == 0 else text[node.op_span[1]:hi]
+            out.append(_balanced(part))
+        elif node.kind == "op":  # neg, transpose: the rest of the node's text
+            part = text[node.op_span[1]:hi] if node.op_span[0] == lo else text[lo:node.op_span[0]]
+            out.append(_balanced(part))
+        elif len(node.args) == 1:  # f(h3)
+            out.append(text[node.op_span[1]:hi].strip()[1:-1].strip())
+        else:
+            out.append(node_text(a, text))
+    return out
+
+
 def is_scalar_now(s, u) -> bool:
     s = u.resolve(s)
     return s[0] == 1 and s[1] == 1
@@ -286,7 +339,8 @@ def shapes_of(nodes: list[Syn], state: State, free: set, text: str):
             try:
                 shape[id(node)] = SHAPE_RULES[op](args, u)
             except Mismatch as e:
-                operands = [node_text(a, text) for a in node.args]
+                e = _with_named_dims(e, op, args, state)
+                operands = operand_texts(node, text)
                 err = ShapeError(e.args[0].format(*operands), text, node.op_span)
                 err.culprit = node_text(node, text)
                 raise err from None
