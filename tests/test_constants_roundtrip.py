@@ -182,3 +182,20 @@ def test_printed_text_evaluates_to_the_same_numbers(node, seed):
     assert ok, info
     ok, info = same_function(node, to_text_shared(node, min_size=2), seed=seed)
     assert ok, info
+
+
+@settings(max_examples=40, deadline=None)
+@given(exprs(shape=S, depth=3), st.sampled_from(["x", "A", "a"]), st.integers(0, 2))
+def test_random_derivatives_print_what_they_evaluate(f, wrt, seed):
+    """A hypothesis campaign over derivatives: parse(str(d)) evaluates to d.evaluate."""
+    from hypothesis import assume
+    a, x, A = Var("a", S, "scalar"), Var("x", N, "vector"), Var("A", NN, "matrix")
+    f = make("add", f, make("mul", a, make("mul", make("transpose", x), make("mul", A, x))))
+    d = matcalc.diff(matcalc.Expr(f), wrt, DECLS)
+    assume(d.node is not None and d.form != "vec")
+    vals = random_values(np.random.default_rng(seed))
+    want = np.asarray(d.evaluate(vals), dtype=float)
+    back = matcalc.parse(str(d), DECLS)
+    got = np.asarray(back.evaluate({k: v for k, v in vals.items() if k in back.variables}), dtype=float) \
+        if back.variables else value(back.node, vals)
+    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-8, atol=1e-8), str(d)
