@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import matcalc
-from matcalc.ir.nodes import Const, Num, Var
+from matcalc.ir.nodes import Const, Var
 from matcalc.ir.shapes import make
 from matcalc.printing.text import open_constants, to_text, to_text_shared
 
