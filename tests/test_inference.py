@@ -290,3 +290,14 @@ def test_parse_type_agrees_with_the_declaration_grammar(kind, dims):
     from matcalc.ir.types import ARITY, parse_type
     text = kind if ARITY[kind] == 0 else f"{kind}({', '.join(dims[:ARITY[kind]])})"
     assert parse_type(text) == parse_program(f"v: {text}").declarations["v"]
+
+
+def test_in_a_long_statement_the_names_nearest_the_culprit_vary_first():
+    """x meets tr(...) at the end of a 200-deep expression: of the 201 names, x is the one
+    reconsidered first (before, the budget ran out on W200 … W1 and this was an error)."""
+    e = "x"
+    for i in range(1, 201):
+        e = f"tanh(W{i}*{e})"
+    parsed = matcalc.parse(f"sum({e}) + tr(x)")
+    assert parsed.variables["x"].startswith("matrix")
+    assert parsed.inferred["x"] == "matrix: as a vector it breaks tr(x)"

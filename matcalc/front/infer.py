@@ -34,6 +34,10 @@ of a 1,024-layer program is found without reconsidering the layers above it.  (A
 whose later line contradicts an earlier guess is re-inferred jointly, see
 :func:`matcalc.front.program.parse_program`.)
 
+Within a statement, the defaults are tried first; when they fail, the names nearest the
+culprit (loose ones first) are reconsidered first, and a long statement gets fewer tries (each
+re-checks it), so the search stays about linear in the statement's size.
+
 Each inferred name gets a short reason (``"vector: meets X*w in '-'"``,
 ``"scalar: the word lambda"``) that the CLI, the REPL and reports can print.
 """
@@ -342,14 +346,14 @@ def shapes_of(nodes: list[Syn], state: State, free: set, text: str):
                 e = _with_named_dims(e, op, args, state)
                 operands = operand_texts(node, text)
                 err = ShapeError(e.args[0].format(*operands), text, node.op_span)
-                err.culprit = node_text(node, text)
+                err.culprit, err.culprit_node = node_text(node, text), node
                 raise err from None
             if op == "pow" and not is_scalar_now(args[0], u):
                 expo = node.args[1]
                 if expo.kind != "num" or not float(expo.head).is_integer():
                     err = ShapeError(f"a matrix power needs an integer exponent, not {node_text(expo, text)}; "
                                    "use '.^' for an elementwise power", text, node.op_span)
-                    err.culprit = node_text(node, text)
+                    err.culprit, err.culprit_node = node_text(node, text), node
                     raise err
             if op in ("add", "sub"):
                 for mine, other in ((node.args[0], node.args[1]), (node.args[1], node.args[0])):
@@ -379,6 +383,23 @@ def _assignments(free: list[str], defaults: dict, budget: int):
                 tries += 1
                 if tries >= budget:
                     return
+
+
+def _near(culprit: Syn, names: set) -> dict:
+    """How deep below the culprit each of ``names`` first occurs (breadth first)."""
+    depth: dict[str, int] = {}
+    level, seen, d = [culprit], set(), 0
+    while level and len(depth) < len(names):
+        nxt = []
+        for node in level:
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.kind == "name" and node.head in names:
+                depth.setdefault(node.head, d)
+            nxt.extend(node.children())
+        level, d = nxt, d + 1
+    return depth
 
 
 def _try(state: State, nodes, free, kinds, text):
@@ -418,7 +439,24 @@ def infer_statement(state: State, roots: list[Syn], new_names: list[str], text: 
             u.undo(mark)
         return result[1]
 
-    for kinds in _assignments(free, defaults, budget):
+    # each try re-checks the statement: a long statement gets fewer tries
+    budget = min(budget, max(8, 50_000 // max(1, len(nodes))))
+    def search():
+        """The defaults first; if they fail at a culprit, the names nearest it vary first
+        (loose names before Latin ones), so a long statement's fix is found in few tries."""
+        nonlocal free
+        order = _assignments(free, defaults, budget)
+        yield next(order)
+        culprit = getattr(first_error, "culprit_node", None)
+        if culprit is not None and first_error is not None:
+            near = _near(culprit, set(free))
+            far = len(nodes) + 1
+            free = sorted(free, key=lambda n: (not info[n][2], near.get(n, far)))
+            order = _assignments(free, defaults, budget)
+            next(order)  # the defaults again
+        yield from order
+
+    for kinds in search():
         soft = attempt(kinds)
         if soft is None:
             continue
