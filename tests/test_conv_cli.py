@@ -88,8 +88,10 @@ def test_check_leaves_the_formulas_as_they_were(capsys):
     _, plain, _ = run(["--ndim", "2", "--stride", "2,1", "--steps"], capsys)
     code, checked, _ = run(["--ndim", "2", "--stride", "2,1", "--steps", "--check"], capsys)
     assert code == 0
-    strip = lambda text: [line.strip().split("  ", 1)[-1].strip() if line.strip()[:1] in "✓✗" else line.strip()  # noqa: E731
-                          for line in text.splitlines() if line.strip()]
+    def strip(text):   # each line without its indentation and its ✓/✗ mark
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return [line.split("  ", 1)[-1].strip() if line[:1] in "✓✗" else line for line in lines]
+
     kept = [line for line in strip(checked) if not line.startswith(("verified:", "verification:", "checked at"))]
     assert [line.replace("  (each step checked numerically at random arrays)", "") for line in kept] == strip(plain)
 

@@ -23,8 +23,10 @@ i, k, j, x, h = (symbol(n) for n in "ikjxh")
 LAYERS = {
     "conv1d s2 p1 d2 G2": lambda: conv_gradients(1, stride=2, padding=1, dilation=2, groups=2),
     "conv1d s3 p2": lambda: conv_gradients(1, stride=3, padding=2),
-    "conv2d s(2,1) p(1,0) d(1,2) G2": lambda: conv_gradients(2, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
-    "conv_transpose1d s2 p1 a1 G2": lambda: conv_transpose_gradients(1, stride=2, padding=1, output_padding=1, groups=2),
+    "conv2d s(2,1) p(1,0) d(1,2) G2": lambda: conv_gradients(2, stride=(2, 1), padding=(1, 0), dilation=(1, 2),
+                                                              groups=2),
+    "conv_transpose1d s2 p1 a1 G2": lambda: conv_transpose_gradients(1, stride=2, padding=1, output_padding=1,
+                                                                     groups=2),
     "conv_transpose2d s(2,1) d(1,2)": lambda: conv_transpose_gradients(2, stride=(2, 1), dilation=(1, 2), bias=False),
     "avgpool1d k3 s2 p1": lambda: avgpool_gradients(1, kernel_size=3, stride=2, padding=1),
     "avgpool2d k2 s(2,1) p1": lambda: avgpool_gradients(2, kernel_size=2, stride=(2, 1), padding=1),
