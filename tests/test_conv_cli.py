@@ -85,8 +85,8 @@ def test_steps_with_check_mark_every_step(capsys):
 
 
 def test_check_leaves_the_formulas_as_they_were(capsys):
-    _, plain, _ = run(["--ndim", "2", "--stride", "2,1", "--steps"], capsys)
-    code, checked, _ = run(["--ndim", "2", "--stride", "2,1", "--steps", "--check"], capsys)
+    _, plain, _ = run(["--ndim", "1", "--stride", "2", "--dilation", "2", "--steps"], capsys)
+    code, checked, _ = run(["--ndim", "1", "--stride", "2", "--dilation", "2", "--steps", "--check"], capsys)
     assert code == 0
     def strip(text):   # each line without its indentation and its ✓/✗ mark
         lines = [line.strip() for line in text.splitlines() if line.strip()]
