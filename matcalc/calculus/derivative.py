@@ -78,7 +78,8 @@ class Derivative:
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return _evaluate_multilinear(self, values)
-        value = evaluate_node(self.node, values)
+        from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
+        value = evaluate_planned(self.node, values)
         if self.form == "vec":
             return _unvec(value, self.of_shape, self.wrt.shape, values)
         return to_user(self.node, value)
