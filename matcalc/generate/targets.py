@@ -53,7 +53,7 @@ TORCH = {
     "logdet": "torch.linalg.slogdet(_0)[1]", "inv": "torch.linalg.inv(_0)", "solve": "torch.linalg.solve(_0, _1)",
     "matpow": "torch.linalg.matrix_power(_0, _a)", "diagvec": "torch.diag(_0[:, 0])",
     "diagof": "torch.diagonal(_0)[:, None]", "softmax": "_softmax(_0)", "logsumexp": "_logsumexp(_0)",
-    "vec": "_0.T.reshape(-1, 1)", "kron": "torch.kron(_0, _1)", "unvec": "_unvec(_0, _a)",
+    "vec": "_0.T.reshape(-1, 1)", "kron": "torch.kron(_0.contiguous(), _1.contiguous())", "unvec": "_unvec(_0, _a)",
     "eye": "torch.eye(_a, dtype=_ref.dtype, device=_ref.device)",
     "full": "torch.full((_r, _c), _a, dtype=_ref.dtype, device=_ref.device)",
 }
