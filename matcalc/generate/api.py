@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 from matcalc.errors import MatcalcError, UnsupportedError
 from matcalc.generate.emit import Body, Namer, constant, name, prelude, store
-from matcalc.generate.plan import Planner
+from matcalc.generate.plan import Planner, for_target
 from matcalc.generate.targets import TARGETS
 from matcalc.ir.nodes import Const, Node, Num, Var, variables
 from matcalc.ir.shapes import is_scalar
@@ -141,7 +141,9 @@ def _core(fn: Function, target: str, sizes) -> tuple[str, ast.FunctionDef]:
     idents = {v.name: namer.claim(v.name) for v in fn.variables}
     core_name = "_" + fn.name
     planner = Planner(sizes)
-    lowered = [planner.lower(o.node) for o in fn.outputs]
+    lowered = [planner.lower(o.node) if o.unvec is None else planner.unvec(planner.lower(o.node), o.unvec)
+               for o in fn.outputs]
+    lowered = for_target(planner, lowered, target)
     dims: dict = {}
     for v in fn.variables:                    # where each dimension's size is read (after reshaping)
         for axis, d in enumerate(v.shape):
@@ -172,8 +174,6 @@ def _core(fn: Function, target: str, sizes) -> tuple[str, ast.FunctionDef]:
     exprs = body.program(lowered)
     results = []
     for o, e in zip(fn.outputs, exprs):
-        if o.unvec is not None:
-            e = ast.Call(name("_unvec"), [e, ast.Tuple([dim(d) for d in o.unvec], ast.Load())], [])
         if o.shape == ():
             results.append(ast.Call(name("_scalar"), [e, name("_ref")], []))
         else:

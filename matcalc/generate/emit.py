@@ -20,6 +20,7 @@ from matcalc.generate.plan import L, lpostorder
 from matcalc.generate.targets import PRELUDES, TEMPLATES
 
 MAX_DEPTH = 8
+EINSUM = {"numpy": "np", "jax": "jnp", "torch": "torch"}
 RESERVED = frozenset(keyword.kwlist) | frozenset(getattr(keyword, "softkwlist", ())) | frozenset(dir(builtins)) | {
     "np", "jnp", "jax", "torch", "math", "values", "InputError", "self", "cls"}
 _PLACEHOLDERS = ("_0", "_1", "_a", "_r", "_c", "_ref")
@@ -133,6 +134,13 @@ class Body:
                 refs[id(n)] = (constant(float(n.attr)), 0)
                 continue
             kids = [refs[id(a)] for a in n.args]
+            if n.op == "einsum":
+                expr = ast.Call(ast.Attribute(name(EINSUM[self.target]), "einsum", ast.Load()),
+                                [ast.Constant(n.attr)] + [k[0] for k in kids], [])
+                ident = self.namer.temp()
+                self.assign(ident, expr)
+                refs[id(n)] = (name(ident), 0)
+                continue
             if repeats(self.target, n.op):
                 kids = [self._named(k) for k in kids]
             holes = {f"_{i}": k[0] for i, k in enumerate(kids)}
@@ -140,7 +148,13 @@ class Body:
             if "_r" in TEMPLATES[self.target][n.op]:
                 holes["_r"], holes["_c"] = self.dim(n.shape[0]), self.dim(n.shape[1])
             holes["_ref"] = name("_ref")
-            expr = fill(self.target, n.op, holes)
+            if self.target == "numpy" and n.op == "sub" and isinstance(kids[0][0], ast.Name) \
+                    and not isinstance(kids[1][0], (ast.Name, ast.Constant)) and n.args[1].shape == n.shape:
+                # a - (fresh temporary) as -(temporary - a): NumPy then reuses the temporary's memory
+                # (it elides only a left-hand temporary of a subtraction) instead of allocating
+                expr = ast.UnaryOp(ast.USub(), fill(self.target, "sub", {"_0": kids[1][0], "_1": kids[0][0]}))
+            else:
+                expr = fill(self.target, n.op, holes)
             depth = 1 + max((k[1] for k in kids), default=0)
             if uses.get(id(n), 0) > 1 or depth > MAX_DEPTH:
                 ident = self.namer.temp()

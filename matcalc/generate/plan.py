@@ -464,3 +464,66 @@ class Planner:
             t = self.mk("solve", (self.mk("T", (vb,)), self.mk("T", (va,))), shape=(shape[1], shape[0]))
             return "plain", self.mk("T", (t,))
         return "plain", self.mk("matmul", (va, vb), shape=shape)
+
+    # -- vec forms in the layout f.shape + x.shape
+    def unvec(self, j: L, dims: tuple) -> L:
+        """The vec-form matrix J (vec(dF) = J·vec(dX)) as the array D[f…, x…] = ∂F[f…]/∂X[x…]
+        of shape (p, q, r, s).  Sums, negations, scalings and Kronecker products are taken
+        apart, so ``kron(A, B)`` becomes ``einsum('ik,jl->ijkl', B, A)`` and no dense Kronecker
+        matrix is built; anything else is reshaped."""
+        shape4 = tuple(dims)
+        out: dict[int, L] = {}
+        order = []
+        stack = [j]
+        while stack:                                   # the sum/scale/kron skeleton, iteratively
+            n = stack.pop()
+            order.append(n)
+            if n.op in ("add", "sub", "neg"):
+                stack.extend(n.args)
+            elif n.op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+                stack.append(n.args[1])
+        for n in reversed(order):
+            if id(n) in out:
+                continue
+            if n.op in ("add", "sub"):
+                out[id(n)] = self.mk(n.op, tuple(out[id(a)] for a in n.args), shape=shape4)
+            elif n.op == "neg":
+                out[id(n)] = self.mk("neg", (out[id(n.args[0])],), shape=shape4)
+            elif n.op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+                s, k = n.args
+                if k.op == "kron":                     # the scalar on the smaller Kronecker factor
+                    a, b = k.args
+                    if self.numel(a.shape) <= self.numel(b.shape):
+                        a = self.mk("mul", (s, a), shape=a.shape)
+                    else:
+                        b = self.mk("mul", (s, b), shape=b.shape)
+                    out[id(n)] = self.mk("einsum", (b, a), "ik,jl->ijkl", shape4)
+                else:
+                    out[id(n)] = self.mk("mul", (s, out[id(k)]), shape=shape4)
+            elif n.op == "kron":
+                a, b = n.args
+                out[id(n)] = self.mk("einsum", (b, a), "ik,jl->ijkl", shape4)
+            else:
+                out[id(n)] = self.mk("unvec", (n,), shape4, shape4)
+        return out[id(j)]
+
+
+def for_target(planner: Planner, outputs: list, target: str) -> list:
+    """Target-specific forms of the same values.  JAX (XLA on CPU) transposes a big left operand
+    of ``A' @ b`` physically, about 4× slower than ``(b' @ A)'``, so a thin product with a
+    transposed left factor is flipped."""
+    if target != "jax":
+        return outputs
+    new: dict[int, L] = {}
+    for n in lpostorder(outputs):
+        args = tuple(new[id(a)] for a in n.args)
+        if n.op == "matmul" and args[0].op == "T" and planner.size(args[1].shape[1]) <= planner.size(args[1].shape[0]):
+            a, b = args[0].args[0], args[1]
+            flipped = planner.mk("matmul", (planner.mk("T", (b,)), a), shape=(n.shape[1], n.shape[0]))
+            new[id(n)] = planner.mk("T", (flipped,))
+        elif args == n.args:
+            new[id(n)] = n
+        else:
+            new[id(n)] = planner.mk(n.op, args, n.attr, n.shape)
+    return [new[id(o)] for o in outputs]
+

@@ -7,6 +7,7 @@ the real dimension sizes, so a matrix chain is ordered for the sizes at hand.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
@@ -29,11 +30,22 @@ def _functions() -> dict:
 FUNCTIONS = _functions()
 
 
+@lru_cache(maxsize=256)
+def plan(root: Node, sizes: tuple) -> tuple:
+    """The planned program of ``root`` for the dimension sizes ``sizes`` ((name, size) pairs),
+    children first.  A pure function of immutable arguments, memoised so that evaluating one
+    derivative again and again (an optimiser's loop) plans it once: planning costs about as much
+    as a 100×100 matrix product."""
+    out = Planner(dict(sizes)).lower(root)
+    return tuple(lpostorder([out]))
+
+
 def evaluate_planned(root: Node, values: Mapping[str, object]) -> np.ndarray:
     """The value of ``root`` as a 2-D array (n×1 for a vector, 1×1 for a scalar), computed from
     the planned program."""
     arrays, dims = bind(root, values)
-    out = Planner(dims).lower(root)
+    program = plan(root, tuple(sorted(dims.items())))
+    out = program[-1]
 
     def size(d):
         return dim_value(d, dims, "the result")
@@ -41,12 +53,15 @@ def evaluate_planned(root: Node, values: Mapping[str, object]) -> np.ndarray:
     results: dict = {}
     try:
         with np.errstate(all="ignore"):
-            for n in lpostorder([out]):
+            for n in program:
                 if n.op == "arg":
                     results[id(n)] = arrays[n.attr]
                     continue
                 if n.op == "lit":
                     results[id(n)] = n.attr
+                    continue
+                if n.op == "einsum":
+                    results[id(n)] = np.einsum(n.attr, *(results[id(x)] for x in n.args))
                     continue
                 a = [results[id(x)] for x in n.args] + [None, None]
                 attr = n.attr

@@ -48,7 +48,7 @@ TORCH = {
     "T": "_0.T", "pow": "_0 ** _1",
     "relu": "torch.clamp(_0, min=0.0)", "softplus": "torch.nn.functional.softplus(_0, beta=1.0, threshold=50.0)",
     "step": "(_0 > 0).to(_0.dtype)",
-    "sum": "_0.sum()", "sumsq": "torch.sum(_0 * _0)", "dot": "torch.sum(_0 * _1)", "norm1": "_0.abs().sum()",
+    "sum": "_0.sum()", "sumsq": "torch.dot(_0.reshape(-1), _0.reshape(-1))", "dot": "torch.dot(_0.reshape(-1), _1.reshape(-1))", "norm1": "_0.abs().sum()",
     "norm2": "torch.linalg.norm(_0)", "trace": "torch.trace(_0)", "det": "torch.linalg.det(_0)",
     "logdet": "torch.linalg.slogdet(_0)[1]", "inv": "torch.linalg.inv(_0)", "solve": "torch.linalg.solve(_0, _1)",
     "matpow": "torch.linalg.matrix_power(_0, _a)", "diagvec": "torch.diag(_0[:, 0])",
