@@ -1,10 +1,11 @@
 """Generated code against hand-written NumPy, torch autograd and JAX: gradients, Hessians, HVPs,
 ``Derivative.evaluate``, and the symbolic work for the L-layer chain.
 
-    python benchmarks/bench_codegen.py [--threads 1] [--repeats 15] [--only gradients,hessians,...]
+    python benchmarks/bench_codegen.py [--threads 1] [--rounds 3] [--repeats 7] [--only gradients,hessians,...]
 
-Every number is a median over ``--repeats`` samples (each sample loops a call until it has run
-≥ 20 ms), measured in one run on the same inputs in float64.  BLAS and framework threads are
+Every time is a median: over ``--repeats`` samples in a block (each sample loops a call until it
+has run ≥ 20 ms), then over ``--rounds`` blocks per candidate taken in turn; each ratio is the
+median of the per-round ratios.  One run, the same inputs, float64.  BLAS and framework threads are
 pinned to ``--threads`` before NumPy, torch or JAX load (OPENBLAS/OMP/MKL_NUM_THREADS,
 torch.set_num_threads, XLA's intra-op threads); each candidate is timed in its own block, since
 alternating NumPy and torch calls distorts both (their worker threads busy-wait).
@@ -30,8 +31,7 @@ ARGS = None
 
 
 def median_time(fn, repeats: int) -> float:
-    fn()                                   # warm up (and compile, for JAX)
-    fn()
+    """The median over ``repeats`` samples of one call's time (a sample loops ≥ 20 ms)."""
     t0 = time.perf_counter()
     fn()
     one = max(time.perf_counter() - t0, 1e-7)
@@ -44,6 +44,22 @@ def median_time(fn, repeats: int) -> float:
         samples.append((time.perf_counter() - t0) / number)
     samples.sort()
     return samples[len(samples) // 2]
+
+
+def measure(candidates: dict, ratios: list, rounds: int, repeats: int) -> tuple[dict, dict]:
+    """Each candidate timed in its own block, ``rounds`` times in turn (the machines are shared:
+    a slow phase then hits every candidate); times are the medians over rounds, and each ratio is
+    the median of the ratios within a round."""
+    for fn in candidates.values():        # warm up, and compile (JAX)
+        fn()
+        fn()
+    per_round = []
+    for _ in range(rounds):
+        per_round.append({k: median_time(fn, repeats) for k, fn in candidates.items()})
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    times = {k: med([r[k] for r in per_round]) for k in candidates}
+    rs = {(a, b): med([r[a] / r[b] for r in per_round]) for a, b in ratios if a in candidates and b in candidates}
+    return times, rs
 
 
 def block(x):
@@ -210,7 +226,7 @@ def run(args):
     only = set(args.only.split(",")) if args.only else None
 
     def t(fn):
-        return median_time(fn, args.repeats)
+        return fn
 
     if not only or "gradients" in only:
         out("\n## Gradients (value and gradient)\n")
@@ -247,8 +263,9 @@ def run(args):
                 gj = matcalc.compile(f, wrt, "jax")
                 r["jax"] = t(lambda: block(jg(*(jv[k] for k in order))))
                 r["gen_jax"] = t(lambda: block(gj.value_and_grad(**jv)))
-            out(row(name, r, ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"],
-                    [("gen", "hand"), ("gen", "torch"), ("gen_jax", "jax"), ("eval", "gen")]))
+            ratios = [("gen", "hand"), ("gen", "torch"), ("gen_jax", "jax"), ("eval", "gen")]
+            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
+                    ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"], ratios))
 
     if not only or "hessians" in only:
         out("\n## Hessians\n")
@@ -285,8 +302,9 @@ def run(args):
                 jvd = dict(zip(order, jv))
                 r["jax"] = t(lambda: block(jh(*jv)))
                 r["gen_jax"] = t(lambda: block(gj.hessian(**jvd)))
-            out(row(name, r, ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"],
-                    [("gen", "hand"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax"), ("eval", "gen")]))
+            ratios = [("gen", "hand"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax"), ("eval", "gen")]
+            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
+                    ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"], ratios))
 
     if not only or "hvps" in only:
         out("\n## Hessian-vector products\n")
@@ -340,8 +358,9 @@ def run(args):
                 jhv = {**dict(zip(order, jv)), gj.direction: jdir}
                 r["jax"] = t(lambda: block(jh(*jv, jdir)))
                 r["gen_jax"] = t(lambda: block(gj.hvp(**jhv)))
-            out(row(name, r, ["hand", "gen", "torch", "gen_torch", "jax", "gen_jax"],
-                    [("gen", "hand"), ("torch", "gen"), ("torch", "gen_torch"), ("gen", "jax"), ("gen_jax", "jax")]))
+            ratios = [("gen", "hand"), ("torch", "gen"), ("torch", "gen_torch"), ("gen", "jax"), ("gen_jax", "jax")]
+            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
+                    ["hand", "gen", "torch", "gen_torch", "jax", "gen_jax"], ratios))
 
     if not only or "symbolic" in only:
         out("\n## Symbolic work: parse, differentiate and generate for the L-layer chain\n")
@@ -375,9 +394,9 @@ def fmt(seconds):
     return f"{seconds * 1000:.3g} ms" if seconds >= 1e-4 else f"{seconds * 1e6:.3g} µs"
 
 
-def row(name, r, columns, ratios):
-    cells = [fmt(r.get(c)) for c in columns]
-    rs = [f"{r[a] / r[b]:.2f}×" if a in r and b in r else "—" for a, b in ratios]
+def row(name, times, ratios, columns, wanted):
+    cells = [fmt(times.get(c)) for c in columns]
+    rs = [f"{ratios[k]:.2f}×" if k in ratios else "—" for k in wanted]
     return f"| {name} | " + " | ".join(cells + rs) + " |"
 
 
@@ -402,7 +421,8 @@ def torch_blas(torch):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--repeats", type=int, default=7, help="samples per block")
+    p.add_argument("--rounds", type=int, default=3, help="blocks per candidate, in turn")
     p.add_argument("--only", help="comma-separated: gradients, hessians, hvps, symbolic")
     p.add_argument("--markdown", help="also write the tables to this file")
     ARGS = p.parse_args()

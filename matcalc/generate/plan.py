@@ -463,7 +463,37 @@ class Planner:
         if kb == "inv":                                 # P·inv(B) = solve(B', P')'
             t = self.mk("solve", (self.mk("T", (vb,)), self.mk("T", (va,))), shape=(shape[1], shape[0]))
             return "plain", self.mk("T", (t,))
+        if str(vb.shape[1]) == "1" and va.op in ("add", "sub"):      # (A ± B)·v = A·v ± B·v: no n×n temporary
+            spread = self._distribute(va, lambda t: self.mk("matmul", (t, vb), shape=shape), shape)
+            if spread is not None:
+                return "plain", spread
+        if str(va.shape[0]) == "1" and vb.op in ("add", "sub"):      # u'·(A ± B) = u'·A ± u'·B
+            spread = self._distribute(vb, lambda t: self.mk("matmul", (va, t), shape=shape), shape)
+            if spread is not None:
+                return "plain", spread
         return "plain", self.mk("matmul", (va, vb), shape=shape)
+
+    def _distribute(self, total: L, apply, shape, limit: int = 8) -> Optional[L]:
+        """Σ ±apply(term) over the terms of the sum ``total`` (None when a term broadcasts or
+        there are more than ``limit`` terms)."""
+        terms, stack = [], [(total, 1)]
+        while stack:
+            n, sign = stack.pop()
+            if n.op in ("add", "sub") and all(a.shape == n.shape for a in n.args):
+                stack.append((n.args[1], sign if n.op == "add" else -sign))
+                stack.append((n.args[0], sign))
+            else:
+                terms.append((n, sign))
+            if len(terms) + len(stack) > limit:
+                return None
+        out = None
+        for n, sign in terms:
+            t = apply(n)
+            if out is None:
+                out = t if sign > 0 else self.mk("neg", (t,), shape=shape)
+            else:
+                out = self.mk("add" if sign > 0 else "sub", (out, t), shape=shape)
+        return out
 
     # -- vec forms in the layout f.shape + x.shape
     def unvec(self, j: L, dims: tuple) -> L:
