@@ -34,6 +34,7 @@ class Output:
     node: Node
     shape: tuple                 # user-layout dims (IR dims)
     unvec: Optional[tuple] = None  # (p, q, r, s): vec(F) (p×q) against vec(X) (r×s)
+    index: Optional[object] = None  # an IndexForm, lowered to einsum (node is then None)
 
 
 @dataclass
@@ -80,8 +81,11 @@ def _derivative_output(d, f_node: Node) -> Output:
     x = d.wrt
     shape = user_dims(f_node.shape) + user_dims(x.shape) * d.order
     if d.node is None:
-        raise UnsupportedError(f"the derivative of {d.f} w.r.t. {x.name} (order {d.order}) has only an index form, "
-                               "which code generation does not lower yet; use Derivative.evaluate")
+        if d.index is None or x.kind == "symmetric":
+            raise UnsupportedError(f"the derivative of {d.f} w.r.t. {x.name} (order {d.order}) has only a "
+                                   "multilinear form, without index notation, which code generation cannot "
+                                   "lower; use Derivative.evaluate")
+        return Output(None, shape, index=d.index)
     if d.form == "vec":
         return Output(d.node, shape, tuple(d.of_shape) + tuple(x.shape))
     return Output(d.node, shape)
@@ -119,6 +123,9 @@ def functions(f_node: Node, wrt: list, decls, hessian: bool, hvp: bool) -> tuple
         direction = next(n for n in DIRECTION_NAMES if n not in taken)
         v = Var(direction, x.shape, x.kind)
         g = ds[0].node
+        if g is None:
+            raise UnsupportedError(f"hvp needs the gradient of {text} w.r.t. {x.name} in matrix form, "
+                                   "but it has only an index form")
         dg = differential(g, x, v) if ds[0].form != "zero" else None
         dg = simplify(dg) if dg is not None else None
         if dg is None:
@@ -136,13 +143,21 @@ def _text(node: Node) -> str:
 
 # ------------------------------------------------------------------------------ module building
 
+def _lower_output(planner: Planner, o: Output, fn: Function):
+    if o.index is not None:
+        from matcalc.generate.index import lower_index_form
+        return lower_index_form(planner, o.index, {v.name: v for v in fn.variables}, o.shape)
+    if o.unvec is not None:
+        return planner.unvec(planner.lower(o.node), o.unvec)
+    return planner.lower(o.node)
+
+
 def _core(fn: Function, target: str, sizes) -> tuple[str, ast.FunctionDef]:
     namer = Namer()
     idents = {v.name: namer.claim(v.name) for v in fn.variables}
     core_name = "_" + fn.name
     planner = Planner(sizes)
-    lowered = [planner.lower(o.node) if o.unvec is None else planner.unvec(planner.lower(o.node), o.unvec)
-               for o in fn.outputs]
+    lowered = [_lower_output(planner, o, fn) for o in fn.outputs]
     lowered = for_target(planner, lowered, target)
     dims: dict = {}
     for v in fn.variables:                    # where each dimension's size is read (after reshaping)

@@ -175,7 +175,7 @@ class Body:
     def _attr(self, n: L) -> ast.expr:
         if n.op == "eye":
             return self.dim(n.attr)
-        if n.op == "unvec":
+        if n.op in ("unvec", "zeros"):
             return ast.Tuple([self.dim(d) for d in n.attr], ast.Load())
         if n.op in ("full", "matpow"):
             return constant(n.attr)

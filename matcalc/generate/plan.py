@@ -44,7 +44,7 @@ LOWERED: dict[str, Optional[int]] = {
     "sqrt": 1, "abs": 1, "sign": 1, "relu": 1, "sigmoid": 1, "softplus": 1, "step": 1, "log1p": 1,
     "sum": 1, "sumsq": 1, "dot": 2, "norm1": 1, "norm2": 1, "trace": 1, "det": 1, "logdet": 1,
     "inv": 1, "solve": 2, "matpow": 1, "diagvec": 1, "diagof": 1, "softmax": 1, "logsumexp": 1,
-    "vec": 1, "kron": 2, "unvec": 1, "einsum": None,
+    "vec": 1, "kron": 2, "unvec": 1, "einsum": None, "flat": 1, "zeros": 0,
 }
 ELEMENTWISE_FUNCTIONS = ("exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "sqrt",
                          "abs", "sign", "relu", "sigmoid", "softplus", "step")

@@ -67,7 +67,7 @@ def evaluate_planned(root: Node, values: Mapping[str, object]) -> np.ndarray:
                 attr = n.attr
                 if n.op == "eye":
                     attr = size(attr)
-                elif n.op == "unvec":
+                elif n.op in ("unvec", "zeros"):
                     attr = tuple(size(d) for d in attr)
                 results[id(n)] = FUNCTIONS[n.op](a[0], a[1], attr, size(n.shape[0]), size(n.shape[1]))
     except np.linalg.LinAlgError as e:

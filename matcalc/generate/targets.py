@@ -30,7 +30,7 @@ NUMPY = {
     "matpow": "np.linalg.matrix_power(_0, _a)", "diagvec": "np.diag(_0[:, 0])",
     "diagof": "np.diagonal(_0)[:, None]", "softmax": "_softmax(_0)", "logsumexp": "_logsumexp(_0)",
     "vec": "_0.T.reshape(-1, 1)", "kron": "np.kron(_0, _1)", "unvec": "_unvec(_0, _a)",
-    "eye": "np.eye(_a)", "full": "np.full((_r, _c), _a)",
+    "eye": "np.eye(_a)", "full": "np.full((_r, _c), _a)", "flat": "_0.reshape(-1)", "zeros": "np.zeros(_a)",
 }
 
 JAX = {
@@ -38,6 +38,7 @@ JAX = {
     "sigmoid": "jax.nn.sigmoid(_0)", "softplus": "jax.nn.softplus(_0)", "relu": "jnp.maximum(_0, 0.0)",
     "step": "jnp.where(_0 > 0, 1.0, 0.0)", "sum": "jnp.sum(_0)", "norm1": "jnp.sum(jnp.abs(_0))",
     "eye": "jnp.eye(_a, dtype=_ref.dtype)", "full": "jnp.full((_r, _c), _a, dtype=_ref.dtype)",
+    "zeros": "jnp.zeros(_a, dtype=_ref.dtype)",
 }
 
 TORCH = {
@@ -55,7 +56,8 @@ TORCH = {
     "diagof": "torch.diagonal(_0)[:, None]", "softmax": "_softmax(_0)", "logsumexp": "_logsumexp(_0)",
     "vec": "_0.T.reshape(-1, 1)", "kron": "torch.kron(_0.contiguous(), _1.contiguous())", "unvec": "_unvec(_0, _a)",
     "eye": "torch.eye(_a, dtype=_ref.dtype, device=_ref.device)",
-    "full": "torch.full((_r, _c), _a, dtype=_ref.dtype, device=_ref.device)",
+    "full": "torch.full((_r, _c), _a, dtype=_ref.dtype, device=_ref.device)", "flat": "_0.reshape(-1)",
+    "zeros": "torch.zeros(_a, dtype=_ref.dtype, device=_ref.device)",
 }
 
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
