@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import keyword
 import re
-from functools import lru_cache
 
 from matcalc.generate.plan import L, lpostorder
 from matcalc.generate.targets import PRELUDES, TEMPLATES
@@ -59,28 +57,22 @@ class Namer:
                 return name
 
 
-@lru_cache(maxsize=None)
-def _template(target: str, op: str) -> ast.expr:
-    return ast.parse(TEMPLATES[target][op], mode="eval").body
-
-
 class _Fill(ast.NodeTransformer):
     def __init__(self, holes: dict):
         self.holes = holes
 
     def visit_Name(self, node):
         if node.id in self.holes:
-            return _copy(self.holes[node.id])
+            hole = self.holes[node.id]
+            # argument trees are used once (a repeated argument is a name): no copy needed
+            return ast.Name(hole.id, ast.Load()) if isinstance(hole, ast.Name) else hole
         return node
 
 
-def _copy(tree):
-    return copy.deepcopy(tree)
-
-
 def fill(target: str, op: str, holes: dict) -> ast.expr:
-    """The template of ``op`` with its holes replaced by syntax trees."""
-    return _Fill(holes).visit(copy.deepcopy(_template(target, op)))
+    """The template of ``op`` with its holes replaced by syntax trees (the template is parsed
+    afresh, which is faster than copying a parsed one)."""
+    return _Fill(holes).visit(ast.parse(TEMPLATES[target][op], mode="eval").body)
 
 
 def repeats(target: str, op: str) -> bool:
