@@ -362,6 +362,23 @@ def run(args):
             out(row(name, *measure(r, ratios, args.rounds, args.repeats),
                     ["hand", "gen", "torch", "gen_torch", "jax", "gen_jax"], ratios))
 
+    if torch is not None and (not only or "conv" in only):
+        from matcalc.generate.conv import conv_compile
+        out("\n## Conv gradients, torch target (N=8, C=64, 56×56, 3×3, padding 1)\n")
+        out("| layer | torch backward (∂L/∂V, ∂L/∂W) | generated torch | generated / torch |")
+        out("|---|---:|---:|---:|")
+        for title, groups, stride in [("dense 3×3", 1, 1), ("dense 3×3, stride 2", 1, 2), ("depthwise 3×3", 64, 1)]:
+            V = torch.as_tensor(rng.normal(size=(8, 64, 56, 56))).requires_grad_(True)
+            W = torch.as_tensor(rng.normal(size=(64, 64 // groups, 3, 3))).requires_grad_(True)
+            Z = torch.nn.functional.conv2d(V, W, None, stride, 1, 1, groups)
+            delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
+            gen = conv_compile(2, stride, 1, 1, groups)
+            Vd, Wd = V.detach(), W.detach()
+            cands = {"torch": lambda: torch.autograd.grad(Z, (V, W), delta, retain_graph=True),
+                     "gen": lambda: (gen["grad_input"](Vd, Wd, delta), gen["grad_weight"](Vd, Wd, delta))}
+            times, ratios = measure(cands, [("gen", "torch")], args.rounds, args.repeats)
+            out(f"| {title} | {fmt(times['torch'])} | {fmt(times['gen'])} | {ratios[('gen', 'torch')]:.2f}× |")
+
     if not only or "symbolic" in only:
         out("\n## Symbolic work: parse, differentiate and generate for the L-layer chain\n")
         out("`sum(tanh(W_L*tanh(…tanh(W_1*x))))` w.r.t. W_1, NumPy target.\n")
@@ -410,12 +427,9 @@ def numpy_blas(np):
 
 
 def torch_blas(torch):
-    cfg = torch.__config__.show()
-    for key in ("BLAS_INFO", "LAPACK_INFO"):
-        for part in cfg.replace(",", "\n").splitlines():
-            if key in part:
-                return part.strip()
-    return "unknown"
+    import re
+    found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return f"{found.group(1).upper()} (BLAS_INFO={found.group(1)})" if found else "unknown"
 
 
 if __name__ == "__main__":
@@ -423,7 +437,7 @@ if __name__ == "__main__":
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=7, help="samples per block")
     p.add_argument("--rounds", type=int, default=3, help="blocks per candidate, in turn")
-    p.add_argument("--only", help="comma-separated: gradients, hessians, hvps, symbolic")
+    p.add_argument("--only", help="comma-separated: gradients, hessians, hvps, conv, symbolic")
     p.add_argument("--markdown", help="also write the tables to this file")
     ARGS = p.parse_args()
     pin_threads(ARGS.threads)

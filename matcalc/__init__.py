@@ -8,7 +8,7 @@ from matcalc.front.parser import parse_program
 
 __all__ = ["Expr", "parse", "parse_program", "diff", "gradient", "jacobian", "hessian", "check", "Derivative", "shortcut", "ShortcutResult",
            "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "EvaluationError",
-           "codegen", "compile"]
+           "codegen"]  # matcalc.compile too, but not in a star import: it would shadow the builtin compile
 __version__ = "0.1.0"
 
 

@@ -345,3 +345,42 @@ def test_import_matcalc_does_not_load_the_code_generator():
     probe = "import sys, matcalc; assert 'matcalc.generate' not in sys.modules; print(matcalc.codegen.__module__)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "matcalc.generate.api"
+
+
+# ------------------------------------------------------------------------------ conv
+
+CONV_LAYERS = [(2, 2, 1, 1, 2), (2, 1, 1, 2, 1), (1, 3, 2, 1, 1), (2, 1, 1, 1, 8), (3, 2, 1, 1, 1)]
+
+
+@pytest.mark.parametrize("ndim,stride,padding,dilation,groups", CONV_LAYERS)
+def test_conv_gradients_generated_for_torch_and_numpy(ndim, stride, padding, dilation, groups):
+    """The torch target (torch's conv_transpose / weight-gradient primitives) against torch's own
+    autograd, and the NumPy target (the derived index sums) against the same numbers."""
+    if not HAVE_TORCH:
+        pytest.skip("torch not installed")
+    import torch
+    from matcalc.generate import conv_compile
+    rng = np.random.default_rng(ndim + stride + groups)
+    channels, out_channels = 8, (8 if groups == 8 else 4)
+    V = torch.as_tensor(rng.normal(size=(2, channels) + (7,) * ndim)).requires_grad_(True)
+    W = torch.as_tensor(rng.normal(size=(out_channels, channels // groups) + (3,) * ndim)).requires_grad_(True)
+    b = torch.zeros(out_channels, dtype=torch.float64, requires_grad=True)
+    conv = getattr(torch.nn.functional, f"conv{ndim}d")
+    Z = conv(V, W, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
+    (Z * delta).sum().backward()
+    gen = conv_compile(ndim, stride, padding, dilation, groups, "torch")
+    assert "conv_transpose" in gen["source"] and f"conv{ndim}d_weight" in gen["source"]
+    Vd, Wd = V.detach(), W.detach()
+    assert torch.allclose(gen["grad_input"](Vd, Wd, delta), V.grad)
+    assert torch.allclose(gen["grad_weight"](Vd, Wd, delta), W.grad)
+    assert torch.allclose(gen["grad_bias"](delta), b.grad)
+    ref = conv_compile(ndim, stride, padding, dilation, groups, "numpy")
+    assert np.allclose(ref["grad_input"](Vd.numpy(), Wd.numpy(), delta.numpy()), V.grad.numpy())
+    assert np.allclose(ref["grad_weight"](Vd.numpy(), Wd.numpy(), delta.numpy()), W.grad.numpy())
+
+
+def test_conv_codegen_errors():
+    from matcalc.generate import conv_codegen
+    with pytest.raises(matcalc.MatcalcError, match="targets torch and numpy"):
+        conv_codegen(2, target="jax")
