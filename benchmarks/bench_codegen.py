@@ -365,8 +365,9 @@ def run(args):
     if torch is not None and (not only or "conv" in only):
         from matcalc.generate.conv import conv_compile
         out("\n## Conv gradients, torch target (N=8, C=64, 56×56, 3×3, padding 1)\n")
-        out("| layer | torch backward (∂L/∂V, ∂L/∂W) | generated torch | generated / torch |")
-        out("|---|---:|---:|---:|")
+        out("| layer | torch backward (∂L/∂V, ∂L/∂W) | generated grad_input_and_weight | generated grad_input + "
+            "grad_weight | both / torch | separate / torch |")
+        out("|---|---:|---:|---:|---:|---:|")
         for title, groups, stride in [("dense 3×3", 1, 1), ("dense 3×3, stride 2", 1, 2), ("depthwise 3×3", 64, 1)]:
             V = torch.as_tensor(rng.normal(size=(8, 64, 56, 56))).requires_grad_(True)
             W = torch.as_tensor(rng.normal(size=(64, 64 // groups, 3, 3))).requires_grad_(True)
@@ -375,9 +376,11 @@ def run(args):
             gen = conv_compile(2, stride, 1, 1, groups)
             Vd, Wd = V.detach(), W.detach()
             cands = {"torch": lambda: torch.autograd.grad(Z, (V, W), delta, retain_graph=True),
+                     "both": lambda: gen["grad_input_and_weight"](Vd, Wd, delta),
                      "gen": lambda: (gen["grad_input"](Vd, Wd, delta), gen["grad_weight"](Vd, Wd, delta))}
-            times, ratios = measure(cands, [("gen", "torch")], args.rounds, args.repeats)
-            out(f"| {title} | {fmt(times['torch'])} | {fmt(times['gen'])} | {ratios[('gen', 'torch')]:.2f}× |")
+            times, ratios = measure(cands, [("both", "torch"), ("gen", "torch")], args.rounds, args.repeats)
+            out(f"| {title} | {fmt(times['torch'])} | {fmt(times['both'])} | {fmt(times['gen'])} "
+                f"| {ratios[('both', 'torch')]:.2f}× | {ratios[('gen', 'torch')]:.2f}× |")
 
     if not only or "symbolic" in only:
         out("\n## Symbolic work: parse, differentiate and generate for the L-layer chain\n")

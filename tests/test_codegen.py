@@ -370,11 +370,13 @@ def test_conv_gradients_generated_for_torch_and_numpy(ndim, stride, padding, dil
     delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
     (Z * delta).sum().backward()
     gen = conv_compile(ndim, stride, padding, dilation, groups, "torch")
-    assert "conv_transpose" in gen["source"] and f"conv{ndim}d_weight" in gen["source"]
+    assert f"conv{ndim}d_input" in gen["source"] and f"conv{ndim}d_weight" in gen["source"]
     Vd, Wd = V.detach(), W.detach()
     assert torch.allclose(gen["grad_input"](Vd, Wd, delta), V.grad)
     assert torch.allclose(gen["grad_weight"](Vd, Wd, delta), W.grad)
     assert torch.allclose(gen["grad_bias"](delta), b.grad)
+    both = gen["grad_input_and_weight"](Vd, Wd, delta)
+    assert torch.allclose(both[0], V.grad) and torch.allclose(both[1], W.grad)
     ref = conv_compile(ndim, stride, padding, dilation, groups, "numpy")
     assert np.allclose(ref["grad_input"](Vd.numpy(), Wd.numpy(), delta.numpy()), V.grad.numpy())
     assert np.allclose(ref["grad_weight"](Vd.numpy(), Wd.numpy(), delta.numpy()), W.grad.numpy())
