@@ -9,3 +9,10 @@ from matcalc.front.parser import parse_program
 __all__ = ["Expr", "parse", "parse_program", "diff", "gradient", "jacobian", "hessian", "check", "Derivative", "shortcut", "ShortcutResult",
            "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "EvaluationError"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "report":  # reports load only when asked for
+        from matcalc.reports import report
+        return report
+    raise AttributeError(f"module 'matcalc' has no attribute {name!r}")

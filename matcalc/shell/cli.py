@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
@@ -176,6 +177,10 @@ def _conv_args(p):
 def _conv(args) -> int:
     from matcalc.conv.cli import run
     return run(args)
+
+
+command("report", "a derivation report: HTML (MathML, offline), Markdown, LaTeX or PDF",
+        lambda p: import_module("matcalc.reports.cli").add_arguments(p))(lambda a: import_module("matcalc.reports.cli").run(a))
 
 
 def _derivative_name(d) -> str:

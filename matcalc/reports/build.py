@@ -1,0 +1,311 @@
+"""Build a report's document from what the engine computed: the parse, the derivation record and
+its verdicts, the shortcut's work, the finite-difference check.  No sentence here is a template
+with a blank for a result: every formula, rule, shape, error and reason comes from the engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from matcalc.ir.nodes import Node, Var, variables
+from matcalc.reports.model import (ARROW, EQ, Alert, Code, CodeBlock, Document, Heading, Math, Para, StepItem,
+                                   Steps, Strong, Sym, Table, differential_of, ident, partial, word)
+from matcalc.reports.record import steps_of, verdicts_of
+from matcalc.reports.share import shared
+
+STAGE_TITLES = {
+    "function": "The function", "differential": "Differentials of the parts", "collect": "df collected",
+    "identify": "Adjoint and identification", "simplify": "Simplification", "result": "The result",
+    "restate": "Restated", "index": "Index form", "delta": "Delta elimination",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the user asked: the function's text, declarations, variables and order."""
+    text: str
+    decls: Optional[str]
+    wrt: tuple
+    order: int = 1
+
+
+def _decl_text(decls) -> Optional[str]:
+    if decls is None or isinstance(decls, str):
+        return decls
+    return "; ".join(f"{k}: {v}" for k, v in decls.items())
+
+
+def shape_words(shape: tuple) -> str:
+    if tuple(shape) == (1, 1):
+        return "scalar"
+    if shape[1] == 1:
+        return f"{shape[0]}"
+    return f"{shape[0]}×{shape[1]}"
+
+
+# ----------------------------------------------------------------------------- the problem
+
+def _declared_names(text: str, decls: Optional[str]) -> set:
+    from matcalc.front.parser import parse_program, parse_syntax
+    names = set(parse_program(decls).declarations) if decls else set()
+    names |= {s.head for s in parse_syntax(text) if s.kind == "decl"}
+    return names
+
+
+def problem_section(doc: Document, f: Node, text: str, decls: Optional[str]) -> None:
+    from matcalc.front.parser import convention_kind, type_of_var
+    doc.add(Heading(2, "The problem"),
+            Para(("The function, as given:",)), CodeBlock(text.strip()),
+            Math((ident("f"), EQ, f), display=True))
+    declared = _declared_names(text, decls)
+    rows = []
+    for name, var in variables(f).items():
+        t = type_of_var(var)
+        if name in declared:
+            how = ("declared",)
+        elif var.kind == convention_kind(name):
+            how = ("inferred: kind from the naming convention (", Code(_convention(name)),
+                   "), dimensions from the products it takes part in",)
+        else:
+            how = ("inferred: the naming convention's kind (", Code(convention_kind(name)),
+                   ") does not type-check, so the kind comes from its use; dimensions from the products",)
+        rows.append(((Math((ident(name),)),), (var.kind,), (Code(str(t)),), how))
+    doc.add(Table(("variable", "kind", "type", "declared or inferred"), tuple(rows)))
+
+
+def _convention(name: str) -> str:
+    from matcalc.front.parser import convention_kind
+    c = name[0]
+    rule = "A–Z" if c.isupper() else ("a–g" if "a" <= c <= "g" else ("h–z" if "h" <= c <= "z" else "other"))
+    return f"{rule} → {convention_kind(name)}"
+
+
+# ----------------------------------------------------------------------------- one derivation
+
+def _name_of(d, order: int = None) -> Sym:
+    order = d.order if order is None else order
+    if d.form == "vec" and order == d.order:
+        return partial("f", d.wrt.name, 1, vec=True)
+    return partial("f", d.wrt.name, order)
+
+
+def _formula(step, d) -> Math:
+    """What a step says, as an equation of the engine's expressions."""
+    after = step.after
+    if step.stage == "function":
+        return Math((ident("f"), EQ, after))
+    if step.stage == "differential":
+        return Math((word("d"), Sym("(", r"\left(", '<mo stretchy="false">(</mo>'), step.before,
+                     Sym(")", r"\right)", '<mo stretchy="false">)</mo>'), EQ, after))
+    if step.stage == "collect":
+        return Math((differential_of("f"), EQ, after))
+    if step.stage == "identify" and step.check == "identify":
+        return Math((_name_of(d, step.order), EQ, after))
+    if step.stage == "identify":
+        return Math((differential_of("f"), EQ, after))
+    if step.stage == "simplify":
+        return Math((step.before, ARROW, after))
+    if step.stage == "result":
+        return Math((_name_of(d, step.order), EQ, after))
+    if step.stage == "index":
+        k = d.order
+        return Math((differential_of("f", k), EQ, after))
+    return Math((after,) if isinstance(after, Node) else (Sym(str(after), str(after), str(after)),))
+
+
+def identity_math(rule) -> Optional[Math]:
+    """A rule's identity, parsed from the matcalc text and typeset; None where it has none (or
+    where its text does not parse: then the writers show it as code)."""
+    if rule is None or not getattr(rule, "identity", ""):
+        return None
+    from matcalc.errors import MatcalcError
+    from matcalc.front.parser import parse_node
+    from matcalc.front.parser import type_of_var
+    try:
+        lhs, rhs = rule.identity.split(" = ", 1)
+        where = getattr(rule, "where", "") or None
+        if lhs.startswith("d(") and lhs.endswith(")"):
+            inner, _ = parse_node(lhs[2:-1], where)
+            dirs = "; ".join(f"d{n}: {type_of_var(v)}" for n, v in variables(inner).items())
+            full = "; ".join(p for p in (where, dirs) if p)
+            right, _ = parse_node(rhs, full or None)
+            return Math((word("d"), Sym("(", r"\left(", '<mo stretchy="false">(</mo>'), inner,
+                         Sym(")", r"\right)", '<mo stretchy="false">)</mo>'), EQ, right))
+        left, _ = parse_node(lhs, where)
+        right, _ = parse_node(rhs, where)
+        return Math((left, EQ, right))
+    except (MatcalcError, ValueError):
+        return None
+
+
+def derivation_section(doc: Document, d, seed: int = 0) -> None:
+    """The numbered steps of one derivative, grouped by stage, each with its verdict."""
+    steps = steps_of(d)
+    verdicts = verdicts_of(d, steps, seed)
+    groups: list = []
+    number = 0
+    for step, verdict in zip(steps, verdicts):
+        number += 1
+        rule = step.rule
+        item = StepItem(number, step.stage, _formula(step, d), getattr(rule, "name", "") or "",
+                        getattr(rule, "title", "") or "", identity_math(rule), getattr(rule, "cite", "") or "",
+                        bool(verdict.ok), verdict.error, verdict.note if not verdict.ok or verdict.error is None else "")
+        if not verdict.ok:
+            doc.failures.append(f"∂f/∂{d.wrt.name}, step {number} ({step.stage}, {item.rule_name}): "
+                                f"{verdict.note or f'error {verdict.error:.1e}'}")
+        title = STAGE_TITLES.get(step.stage, step.stage)
+        if step.order > 1 and step.stage != "index":
+            title += f" (order {step.order})"
+        if not groups or groups[-1][0] != title:
+            groups.append((title, []))
+        groups[-1][1].append(item)
+    for title, items in groups:
+        doc.add(Steps(title, tuple(items)))
+
+
+def result_section(doc: Document, d) -> None:
+    from matcalc.printing.text import to_text
+    doc.add(Heading(3, "Result"))
+    if d.node is not None:
+        defs, root = shared(d.node)
+        doc.add(Math((_name_of(d), EQ, root), display=True))
+        if defs:
+            doc.add(Para(("where",)), *(Math((ident(v.name), EQ, n), display=True) for v, n in defs))
+    elif d.index is not None:
+        doc.add(Para((Code(str(d.index)),)), Math((Sym(str(d.index), d.index.latex(), ""),), display=True))
+    else:
+        doc.add(Math((differential_of("f", d.order), EQ, d.multilinear), display=True))
+    doc.add(Para(("Shape and layout: ", Code(d.layout), ".")))
+    if d.form == "vec":
+        doc.add(Para(("The vec (Kronecker) form: ", Code(f"vec(dF) = J·vec(d{d.wrt.name})"),
+                      f", J of shape {_vec_shape(d)}, vec stacking columns.")))
+    if d.form == "index":
+        why = next((s.note for s in d.steps if getattr(s, "kind", "") == "identified" and s.rule == "index form"), "")
+        if not why:
+            why = next((getattr(s, "form", "") for s in d.steps if getattr(s, "stage", "") == "index"), "")
+        doc.add(Para(("No matrix form: ", why or "the engine gives this derivative as an index form", ".")))
+    if d.convention:
+        doc.add(Para((f"{d.wrt.name} is symmetric: ", d.convention, ".")))
+    doc.add(Para(("As matcalc text: ",)), CodeBlock(str(d)))
+
+
+def _vec_shape(d) -> str:
+    from matcalc.printing.text import to_text
+    return shape_words(d.node.shape) if d.node is not None else "?"
+
+
+# ----------------------------------------------------------------------------- the shortcut
+
+def shortcut_section(doc: Document, results: Sequence) -> None:
+    from matcalc.consistency.explain import _coef_latex, _num_text, _shape
+    doc.add(Heading(2, "The dimension-consistency shortcut, side by side"),
+            Para(("Treat every matrix as a number, differentiate with scalar rules, check each product's "
+                  "dimensions, then reorder and transpose until the shape fits; compared with the true "
+                  "derivative above.",)))
+    rows = []
+    for r in results:
+        x = r.wrt.name
+        if r.verdict == "not applicable":
+            rows.append(((Math((partial("f", x),)),), ("—",), ("—",), ("—",), ("—",),
+                         (Strong(r.verdict), ": ", r.explanation)))
+            continue
+        guess, checks, cands = [], [], []
+        for k, t in enumerate(r.guess):
+            c = _num_text(t.coefficient)
+            parts = [Sym(c, _coef_latex(t.coefficient), f"<mn>{c}</mn>" if not c.startswith("-")
+                         else f'<mrow><mo form="prefix">−</mo><mn>{c[1:]}</mn></mrow>')] if c not in ("", "1") else []
+            parts = [Sym("-", "-", '<mo form="prefix">−</mo>')] if c == "-" else parts
+            for fct in t.factors:
+                compound = fct.children() and getattr(fct, "op", "") in ("add", "sub", "neg")
+                parts += ([_OPEN, fct, _CLOSE] if compound else [fct])
+            if k:
+                guess.append(" + ")
+            guess.append(Math(tuple(parts)))
+            shapes = ", ".join(f"{to_text_f(f)}: {_shape(f.shape)}" for f in t.factors)
+            checks.append("consistent" if t.consistent else f"inconsistent ({t.problem}; {shapes})")
+            cands += [Math((cand,)) for cand in t.candidates] or ["none"]
+        adjusted = (Math((r.adjusted,)),) if r.adjusted is not None else ("—",)
+        rows.append(((Math((partial("f", x),)), f" ({_shape(r.target)})"), tuple(guess), ("; ".join(checks),),
+                     tuple(_join(cands)), adjusted, (Strong(r.verdict), ": ", r.explanation)))
+    doc.add(Table(("derivative", "scalar guess", "dimension check", "arrangements of the right shape",
+                   "shortcut's answer", "verdict"), tuple(rows)))
+
+
+def to_text_f(node: Node) -> str:
+    from matcalc.printing.text import to_text
+    return to_text(node)
+
+
+def _join(items: list) -> list:
+    out = []
+    for k, it in enumerate(items):
+        if k:
+            out.append(", ")
+        out.append(it)
+    return out
+
+
+_OPEN = Sym("(", "(", '<mo stretchy="false">(</mo>')
+_CLOSE = Sym(")", ")", '<mo stretchy="false">)</mo>')
+
+
+# ----------------------------------------------------------------------------- numeric check
+
+def numeric_section(doc: Document, problem: Problem, derivatives: Sequence) -> None:
+    from matcalc.numeric.check import check, dimension_sizes
+    doc.add(Heading(2, "Numeric verification of the whole result"),
+            Para(("Each derivative evaluated at random inputs against central finite differences "
+                  "(every dimension a different size; maximum relative error over two draws).",)))
+    rows = []
+    for d in derivatives:
+        sizes = dimension_sizes(d.f.node, d.wrt)
+        error = check(problem.text, d.wrt.name, problem.decls, d.order)
+        ok = error <= 1e-5
+        if not ok:
+            doc.failures.append(f"the whole derivative w.r.t. {d.wrt.name}: finite-difference error {error:.1e}")
+        sizes_text = ", ".join(f"{k} = {v}" for k, v in sizes.items()) or "all fixed"
+        rows.append(((Math((_name_of(d),)),), (sizes_text,), (f"{error:.1e}",), ("✓" if ok else "✗",)))
+    doc.add(Table(("derivative", "sizes", "max relative error", "verdict"), tuple(rows)))
+
+
+# ----------------------------------------------------------------------------- the whole report
+
+def derivative_document(text: str, wrt: Sequence[str], decls=None, order: int = 1, seed: int = 0,
+                        title: Optional[str] = None) -> Document:
+    import matcalc
+    from matcalc.front.parser import parse_node
+    decls = _decl_text(decls)
+    f, _ = parse_node(text, decls)
+    doc = Document(title or f"Derivation report: f = {to_text_f(f)}", source=text)
+    problem = Problem(text, decls, tuple(wrt), order)
+    problem_section(doc, f, text, decls)
+    derivatives = []
+    for name in wrt:
+        d = matcalc.diff(text, name, decls, order)
+        derivatives.append(d)
+        label = "∂f/∂" + name if order == 1 else f"∂^{order}f/∂{name}^{order}"
+        doc.add(Heading(2, f"The derivation of {label}"))
+        derivation_section(doc, d, seed)
+        result_section(doc, d)
+    if order == 1 and f.shape == (1, 1):
+        shortcut_section(doc, [matcalc.shortcut(text, name, decls) for name in wrt])
+    numeric_section(doc, problem, derivatives)
+    summarise(doc)
+    return doc
+
+
+def summarise(doc: Document) -> None:
+    """The verification summary, put first: a failed step is said at the top."""
+    steps = [it for b in doc.blocks if isinstance(b, Steps) for it in b.items]
+    errors = [it.error for it in steps if it.error is not None]
+    if doc.failures:
+        head = Alert(("Verification FAILED for ", str(len(doc.failures)), " item(s): ", "; ".join(doc.failures), "."))
+    else:
+        worst = f"{max(errors):.1e}" if errors else "—"
+        statements = sum(1 for it in steps if it.error is None and it.note == "a statement")
+        unchecked = sorted({it.note for it in steps if it.error is None and it.note != "a statement"})
+        rest = f"; {statements} {'is a statement' if statements == 1 else 'are statements'}" if statements else ""
+        rest += f"; {len(steps) - len(errors) - statements} not checked ({', '.join(unchecked)})" if unchecked else ""
+        head = Para((Strong("Verified: "), f"{len(errors)} of {len(steps)} steps checked numerically, all ✓ "
+                     f"(largest relative error {worst}){rest}; the whole result agrees with finite differences.",))
+    doc.blocks.insert(0, head)
