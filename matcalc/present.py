@@ -1,0 +1,99 @@
+"""The derivation as text: one line per step, shared by the CLI, the REPL and ``Derivative.explain``.
+
+Each line says what the step states and which rule it applied, read from the step's data (stage,
+rule, order, before, after); nothing here computes mathematics.  With verdicts from
+``Derivative.verify`` each line carries ✓ or ✗ and the measured error.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from matcalc.printing.text import to_text
+
+
+def _sup(k: int) -> str:
+    return "" if k == 1 else "²³⁴⁵⁶⁷⁸⁹"[k - 2] if 2 <= k <= 9 else f"^{k}"
+
+
+def derivative_name(x: str, order: int, form: str = "") -> str:
+    """∂f/∂x, ∂²f/∂x², or ∂vec(f)/∂vec(x) for a Kronecker form."""
+    if form == "vec":
+        inner = "∂vec(f)" if order == 1 else f"∂vec(∂{_sup(order - 1)}f/∂{x}{_sup(order - 1)})"
+        return f"{inner}/∂vec({x})"
+    return f"∂{_sup(order)}f/∂{x}{_sup(order)}"
+
+
+def differential_name(step, x: str) -> str:
+    """What a collected differential is the differential of: df, d(∂f/∂x), or dᵏf."""
+    if step.directions:
+        return f"d{_sup(len(step.directions))}f"
+    return "df" if step.order <= 1 else f"d({derivative_name(x, step.order - 1)})"
+
+
+def _text(node) -> str:
+    return node if isinstance(node, str) else to_text(node) if hasattr(node, "children") else str(node)
+
+
+def step_line(step, x: str) -> str:
+    """A step as one line: what it states, and the rule it applied."""
+    rule = step.rule
+    tag = ""
+    if rule is not None:
+        tag = f"    [{rule.name}" + (f": {rule.identity}" if rule.identity else "") + \
+              (f", {rule.cite}" if rule.cite else "") + "]"
+    after = _text(step.after)
+    if step.stage == "function":
+        return f"f = {after}"
+    if step.stage == "differential":
+        return f"d({_text(step.before)}) = {after}{tag}"
+    if step.stage in ("collect", "simplify") and rule is not None and rule.name == "collect":
+        return f"{differential_name(step, x)} = {after}    [collected by the rules above]"
+    if step.stage in ("collect", "simplify"):
+        if step.whole is not None:
+            return f"= {_text(step.whole)}    [{rule.name}: {_text(step.before)} → {after}]"
+        return f"{_text(step.before)} → {after}    [{rule.name}]"
+    if step.stage == "identify" and step.check == "identify":
+        return f"{derivative_name(x, step.order, step.form)} = {after}    [{rule.title}]"
+    if step.stage == "identify":
+        return f"{_text(step.before)} = {after}{tag}"
+    if step.stage == "result":
+        return f"{derivative_name(x, step.order, step.form)} = {after}"
+    if step.stage == "restate":
+        return f"so {differential_name(step, x)} = {after}    [{rule.title}]"
+    if step.stage == "index":
+        return f"{after}".replace("\n", "\n    ")
+    return f"{step.stage}: {_text(step.before)} → {after}"
+
+
+def derivation_text(d, verdicts: Optional[list] = None, full: bool = True) -> str:
+    """The derivation of ``d``, one step a line, numbered; with ``verdicts``, each line begins with
+    ✓ or ✗ and the measured error.  ``full=False`` leaves out the adjoint sweep's rule-by-rule
+    lines and the rewrites of subterms, keeping what a student reads first."""
+    x = d.wrt.name
+    lines = []
+    for i, step in enumerate(d.steps):
+        if not full and _detail(step):
+            continue
+        line = step_line(step, x)
+        if verdicts is not None:
+            v = verdicts[i]
+            mark = ("✓" if v.ok else "✗") + (f" {v.error:.0e}" if v.error is not None else "      ")
+            line = f"{mark:<8} {line}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _detail(step) -> bool:
+    """A line of detail: one adjoint rule of the sweep, or one rewrite of a subterm."""
+    if step.stage == "identify" and step.check != "identify":
+        return True
+    return step.stage in ("collect", "simplify") and (step.rule is None or step.rule.name != "collect")
+
+
+def outline(d) -> list:
+    """The derivation in brief, for a side-by-side view: f, df collected, the result, and df
+    restated with it."""
+    x = d.wrt.name
+    keep = [s for s in d.steps if s.stage in ("function", "result", "restate")
+            or (s.stage == "collect" and s.rule is not None and s.rule.name == "collect")]
+    return [step_line(s, x).split("    [")[0] for s in keep]
