@@ -10,7 +10,6 @@ from typing import Optional, Sequence
 from matcalc.ir.nodes import Node, Var, variables
 from matcalc.reports.model import (ARROW, EQ, Alert, Code, CodeBlock, Document, Heading, Math, Para, StepItem,
                                    Steps, Strong, Sym, Table, differential_of, ident, partial, word)
-from matcalc.reports.record import steps_of, verdicts_of
 from matcalc.reports.share import shared
 
 STAGE_TITLES = {
@@ -82,35 +81,85 @@ def _convention(name: str) -> str:
 
 # ----------------------------------------------------------------------------- one derivation
 
-def _name_of(d, order: int = None) -> Sym:
+def _name_of(d, order: int = None, form: str = None) -> Sym:
+    """∂f/∂X, ∂²f/∂x², ∂vec(f)/∂vec(X): the name of the derivative a step identifies."""
     order = d.order if order is None else order
-    if d.form == "vec" and order == d.order:
+    form = d.form if form is None else form
+    if form == "vec" and order == 1:
         return partial("f", d.wrt.name, 1, vec=True)
+    if form == "vec":
+        from matcalc.present import derivative_name
+        text = derivative_name(d.wrt.name, order, form)
+        return word(text)
     return partial("f", d.wrt.name, order)
 
 
-def _formula(step, d) -> Math:
-    """What a step says, as an equation of the engine's expressions."""
+def _order(step) -> int:
+    """The differentiation a step belongs to (1 where the record holds no int there)."""
+    return step.order if isinstance(step.order, int) else 1
+
+
+def _differential_name(step) -> Sym:
+    """df, d(∂f/∂x) at order 2, dᵏf for a multilinear form (as :mod:`matcalc.present` says)."""
+    if getattr(step, "directions", ()):
+        return differential_of("f", len(step.directions))
+    if _order(step) <= 1:
+        return differential_of("f")
+    from matcalc.present import derivative_name
+    from matcalc.reports.latex import latex_text
+    inner = partial("f", step.wrt.name if step.wrt is not None else "x", _order(step) - 1)
+    return Sym(f"d({inner.text})", rf"\mathrm{{d}}\left({inner.latex}\right)",
+               f'<mrow><mi>d</mi><mrow><mo stretchy="true">(</mo>{inner.mathml}<mo stretchy="true">)</mo></mrow></mrow>')
+
+
+def _expr(value):
+    return value if isinstance(value, Node) else Sym(str(value), r"\text{" + str(value) + "}", f"<mtext>{value}</mtext>")
+
+
+_LPAR = Sym("(", r"\left(", '<mo stretchy="false">(</mo>')
+_RPAR = Sym(")", r"\right)", '<mo stretchy="false">)</mo>')
+
+
+def _formula(step, d) -> tuple:
+    """What a step says, as an equation of the engine's expressions, and the subterm rewrite it
+    made (for a deep rewrite, ``before → after`` inside the ``whole``)."""
     after = step.after
+    rule_name = getattr(step.rule, "name", "")
     if step.stage == "function":
-        return Math((ident("f"), EQ, after))
+        return Math((ident("f"), EQ, after)), None
     if step.stage == "differential":
-        return Math((word("d"), Sym("(", r"\left(", '<mo stretchy="false">(</mo>'), step.before,
-                     Sym(")", r"\right)", '<mo stretchy="false">)</mo>'), EQ, after))
-    if step.stage == "collect":
-        return Math((differential_of("f"), EQ, after))
+        return Math((word("d"), _LPAR, step.before, _RPAR, EQ, after)), None
+    if step.stage in ("collect", "simplify") and rule_name == "collect":
+        return Math((_differential_name(step), EQ, after)), None
+    if step.stage in ("collect", "simplify"):
+        if step.whole is not None:
+            return Math((EQ, step.whole)), Math((step.before, ARROW, after))
+        return Math((step.before, ARROW, after)), None
     if step.stage == "identify" and step.check == "identify":
-        return Math((_name_of(d, step.order), EQ, after))
+        return Math((_name_of(d, _order(step), step.form), EQ, after)), None
     if step.stage == "identify":
-        return Math((differential_of("f"), EQ, after))
-    if step.stage == "simplify":
-        return Math((step.before, ARROW, after))
+        return Math((step.before, EQ, after)), None
     if step.stage == "result":
-        return Math((_name_of(d, step.order), EQ, after))
+        return Math((_name_of(d, _order(step), step.form or None), EQ, after)), None
+    if step.stage == "restate":
+        return Math((Sym("so", r"\text{so}\quad", "<mtext>so&#xA0;</mtext>"), _differential_name(step), EQ, after)), None
     if step.stage == "index":
-        k = d.order
-        return Math((differential_of("f", k), EQ, after))
-    return Math((after,) if isinstance(after, Node) else (Sym(str(after), str(after), str(after)),))
+        if isinstance(after, Node):
+            return Math((_differential_name(step), EQ, after)), None
+        return Math((Sym(str(after), after.latex() if hasattr(after, "latex") else str(after), ""),)), None
+    return Math((_expr(after),)), None
+
+
+def shared_math(m: Math) -> tuple:
+    """``m`` with repeated subexpressions named (``t1``, …), and the definitions as formulas."""
+    parts, where, taken = [], [], set()
+    for p in m.parts:
+        if isinstance(p, Node):
+            defs, p = shared(p, taken=taken)
+            taken |= {v.name for v, _ in defs}
+            where += [Math((ident(v.name), EQ, n)) for v, n in defs]
+        parts.append(p)
+    return (Math(tuple(parts), m.display) if where else m), tuple(where)
 
 
 def identity_math(rule) -> Optional[Math]:
@@ -140,22 +189,25 @@ def identity_math(rule) -> Optional[Math]:
 
 def derivation_section(doc: Document, d, seed: int = 0) -> None:
     """The numbered steps of one derivative, grouped by stage, each with its verdict."""
-    steps = steps_of(d)
-    verdicts = verdicts_of(d, steps, seed)
+    steps = list(d.steps)
+    verdicts = d.verify(seed=seed)
     groups: list = []
     number = 0
     for step, verdict in zip(steps, verdicts):
         number += 1
         rule = step.rule
-        item = StepItem(number, step.stage, _formula(step, d), getattr(rule, "name", "") or "",
+        formula, detail = _formula(step, d)
+        formula, where = shared_math(formula)
+        item = StepItem(number, step.stage, formula, getattr(rule, "name", "") or "",
                         getattr(rule, "title", "") or "", identity_math(rule), getattr(rule, "cite", "") or "",
-                        bool(verdict.ok), verdict.error, verdict.note if not verdict.ok or verdict.error is None else "")
+                        bool(verdict.ok), verdict.error, verdict.note if not verdict.ok or verdict.error is None else "",
+                        detail, getattr(rule, "identity", "") or "", where)
         if not verdict.ok:
             doc.failures.append(f"∂f/∂{d.wrt.name}, step {number} ({step.stage}, {item.rule_name}): "
                                 f"{verdict.note or f'error {verdict.error:.1e}'}")
         title = STAGE_TITLES.get(step.stage, step.stage)
-        if step.order > 1 and step.stage != "index":
-            title += f" (order {step.order})"
+        if _order(step) > 1 and step.stage != "index":
+            title += f" (order {_order(step)})"
         if not groups or groups[-1][0] != title:
             groups.append((title, []))
         groups[-1][1].append(item)
@@ -167,10 +219,10 @@ def result_section(doc: Document, d) -> None:
     from matcalc.printing.text import to_text
     doc.add(Heading(3, "Result"))
     if d.node is not None:
-        defs, root = shared(d.node)
-        doc.add(Math((_name_of(d), EQ, root), display=True))
-        if defs:
-            doc.add(Para(("where",)), *(Math((ident(v.name), EQ, n), display=True) for v, n in defs))
+        formula, where = shared_math(Math((_name_of(d), EQ, d.node), display=True))
+        doc.add(formula)
+        if where:
+            doc.add(Para(("where",)), *(Math(w.parts, display=True) for w in where))
     elif d.index is not None:
         doc.add(Para((Code(str(d.index)),)), Math((Sym(str(d.index), d.index.latex(), ""),), display=True))
     else:
@@ -180,9 +232,7 @@ def result_section(doc: Document, d) -> None:
         doc.add(Para(("The vec (Kronecker) form: ", Code(f"vec(dF) = J·vec(d{d.wrt.name})"),
                       f", J of shape {_vec_shape(d)}, vec stacking columns.")))
     if d.form == "index":
-        why = next((s.note for s in d.steps if getattr(s, "kind", "") == "identified" and s.rule == "index form"), "")
-        if not why:
-            why = next((getattr(s, "form", "") for s in d.steps if getattr(s, "stage", "") == "index"), "")
+        why = next((s.form for s in d.steps if s.stage == "index"), "")
         doc.add(Para(("No matrix form: ", why or "the engine gives this derivative as an index form", ".")))
     if d.convention:
         doc.add(Para((f"{d.wrt.name} is symmetric: ", d.convention, ".")))

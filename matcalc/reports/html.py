@@ -97,10 +97,15 @@ def _step(it) -> str:
         rule = f"<code>{escape(it.rule_name)}</code>" + (f": {escape(it.rule_title)}" if it.rule_title else "")
         if it.identity is not None:
             rule += ", " + math_markup(it.identity)
+        elif it.identity_text:
+            rule += f", <code>{escape(it.identity_text)}</code>"
         if it.cite:
             rule += f" ({escape(it.cite)})"
+    detail = f'<div class="rule">rewriting {math_markup(it.detail)}</div>' if it.detail is not None else ""
+    if it.where:
+        detail += '<div class="where">where ' + ", ".join(math_markup(w) for w in it.where) + "</div>"
     return (f'<li value="{it.number}" class="step stage-{escape(it.stage)}"><div class="step-formula">'
-            f'{math_markup(it.formula)}</div><div class="rule">{rule}{" — " if rule else ""}{verdict}</div></li>')
+            f'{math_markup(it.formula)}</div>{detail}<div class="rule">{rule}{" — " if rule else ""}{verdict}</div></li>')
 
 
 def _block(b) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 def derivative_bundle(d) -> dict:
     """The mimebundle of a :class:`~matcalc.calculus.derivative.Derivative`: the result, its
     layout, and the symmetric convention where there is one."""
-    from matcalc.reports.latex import ascii_math, latex_text
+    from matcalc.reports.latex import ascii_math
     from matcalc.reports.markdown import md_text
-    name = f"∂f/∂{d.wrt.name}" if d.order == 1 else f"∂^{d.order}f/∂{d.wrt.name}^{d.order}"
+    from matcalc.reports.model import partial
     latex = ascii_math(d.latex())
+    if d.node is not None:
+        latex = partial("f", d.wrt.name, 1 if d.form == "vec" else d.order, vec=d.form == "vec").latex + " = " + latex
     notes = [d.layout] + ([f"symmetric {d.wrt.name}: {d.convention}"] if d.convention else [])
     plain = repr(d) + "".join(f"\n  {n}" for n in notes)
     markdown = f"$$\n{latex}\n$$\n\n" + "\n\n".join(md_text(n) for n in notes) + "\n"

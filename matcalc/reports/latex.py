@@ -112,9 +112,14 @@ def _step(it) -> str:
             rule += ": " + latex_text(it.rule_title)
         if it.identity is not None:
             rule += f", ${math_latex(it.identity)}$"
+        elif it.identity_text:
+            rule += ", " + _code(it.identity_text)
         if it.cite:
             rule += f" ({latex_text(it.cite)})"
-    body = f"\\item[{it.number}.] $\\displaystyle {math_latex(it.formula)}$\\\\\n{{\\small {rule}{' --- ' if rule else ''}{verdict}}}"
+    detail = f" (rewriting ${math_latex(it.detail)}$)" if it.detail is not None else ""
+    if it.where:
+        detail += ", where " + ", ".join(f"${math_latex(w)}$" for w in it.where)
+    body = f"\\item[{it.number}.] $\\displaystyle {math_latex(it.formula)}${detail}\\\\\n{{\\small {rule}{' --- ' if rule else ''}{verdict}}}"
     return body
 
 

@@ -60,9 +60,14 @@ def _step(it) -> str:
         rule = _code(it.rule_name) + (f": {md_text(it.rule_title)}" if it.rule_title else "")
         if it.identity is not None:
             rule += f", {_math(it.identity)}"
+        elif it.identity_text:
+            rule += f", {_code(it.identity_text)}"
         if it.cite:
             rule += f" ({md_text(it.cite)})"
-    return f"{it.number}. {_math(it.formula)}  \n   {rule}{' — ' if rule else ''}{verdict}"
+    detail = f" (rewriting {_math(it.detail)})" if it.detail is not None else ""
+    if it.where:
+        detail += ", where " + ", ".join(_math(w) for w in it.where)
+    return f"{it.number}. {_math(it.formula)}{detail}  \n   {rule}{' — ' if rule else ''}{verdict}"
 
 
 def render(doc: Document) -> str:

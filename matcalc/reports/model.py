@@ -88,6 +88,9 @@ class StepItem:
     ok: bool
     error: Optional[float]
     note: str = ""
+    detail: Optional[Math] = None       # the subterm rewrite inside a whole expression
+    identity_text: str = ""             # the identity as matcalc text, where it does not typeset
+    where: tuple = ()                   # definitions t1 = … of subexpressions the formula shares
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ def _kind(shape) -> str:
     return "vector" if shape[1] == 1 else "matrix"
 
 
-def shared(root: Node, min_size: int = 4) -> tuple[list, Node]:
+def shared(root: Node, min_size: int = 4, taken: set = frozenset()) -> tuple[list, Node]:
     """``(definitions, root')``: definitions ``[(Var t_k, node)]`` in dependency order, and the
-    root with each shared subtree replaced by its variable (``([], root)`` when nothing repeats)."""
+    root with each shared subtree replaced by its variable (``([], root)`` when nothing repeats);
+    the names avoid ``taken`` (names already defined beside this expression)."""
     order = list(postorder(root))
     sizes: dict[int, int] = {}
     parents: dict[int, int] = {}
@@ -36,9 +37,9 @@ def shared(root: Node, min_size: int = 4) -> tuple[list, Node]:
     repeats = {id(n) for group in by_value.values() if len(group) > 1 for n in group}
     shared_ids = {id(n) for n in order if n is not root and n.children() and sizes[id(n)] >= min_size
                   and (parents.get(id(n), 0) > 1 or id(n) in repeats)}
-    if not shared_ids or sizes[id(root)] <= 2 * len(order):
+    if not shared_ids or sizes[id(root)] <= 2 * len(by_value):
         return [], root
-    taken = set(variables(root))
+    taken = set(variables(root)) | set(taken)
     names = (f"t{i}" for i in count(1) if f"t{i}" not in taken)
     rebuilt: dict[int, Node] = {}
     named: dict = {}
