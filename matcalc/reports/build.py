@@ -198,8 +198,9 @@ def derivation_section(doc: Document, d, seed: int = 0) -> None:
         rule = step.rule
         formula, detail = _formula(step, d)
         formula, where = shared_math(formula)
+        title = getattr(rule, "title", "") or ""
         item = StepItem(number, step.stage, formula, getattr(rule, "name", "") or "",
-                        getattr(rule, "title", "") or "", identity_math(rule), getattr(rule, "cite", "") or "",
+                        "" if title == getattr(rule, "name", None) else title, identity_math(rule), getattr(rule, "cite", "") or "",
                         bool(verdict.ok), verdict.error, verdict.note if not verdict.ok or verdict.error is None else "",
                         detail, getattr(rule, "identity", "") or "", where)
         if not verdict.ok:
