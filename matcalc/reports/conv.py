@@ -96,7 +96,8 @@ def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilat
                 doc.failures.append(f"{part.title}, step {k} ({name}): {note or f'error {error:.1e}'}")
             items.append(StepItem(k, "delta", formula, "", name, None, "", ok, error, note))
         doc.add(Steps("Derivation (delta elimination), each step evaluated against the loop reference", tuple(items)))
-        doc.add(Para(("Result, specialised to this layer:",)),
+        doc.add(Para(("Result:",)), Math((IndexMath(part.text(), part.latex()),), display=True),
+                Para(("Specialised to this layer:",)),
                 Math((IndexMath(part.text(True), part.latex(True)),), display=True))
         if part.closed_form:
             doc.add(Para((Strong("Closed form: "), part.closed_form.text)))

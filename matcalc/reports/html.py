@@ -15,6 +15,7 @@ from pathlib import Path
 
 from matcalc.ir.nodes import Node
 from matcalc.printing.mathml import math, to_mathml
+from matcalc.reports.indexmath import index_mathml
 from matcalc.reports.model import (Alert, Code, CodeBlock, Document, Heading, IndexMath, Math, Para, Steps, Strong,
                                    Table)
 
@@ -37,7 +38,6 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; border-bottom: 1px solid var(-
 h3 { font-size: 1.1rem; } h4 { font-size: 1rem; margin: 1rem 0 0.3rem; color: var(--muted); }
 .formula, .step-formula { overflow-x: auto; overflow-y: hidden; padding: 0.1rem 0; }
 .formula { background: var(--box); padding: 0.3rem 0.6rem; border-radius: 4px; }
-.index { font-family: "%(family)s", serif; white-space: pre-wrap; }
 pre { background: var(--box); padding: 0.5rem 0.75rem; overflow-x: auto; border-radius: 4px; }
 code { font-size: 0.92em; }
 table { border-collapse: collapse; width: 100%%; display: block; overflow-x: auto; }
@@ -65,7 +65,7 @@ def math_markup(m: Math) -> str:
         if isinstance(p, Node):
             out.append(to_mathml(p))
         elif isinstance(p, IndexMath):
-            return f'<span class="index">{escape(p.text)}</span>'
+            out.append(index_mathml(p.text))
         else:
             out.append(p.mathml)
     return math("<mrow>" + "".join(out) + "</mrow>", m.display)
@@ -93,8 +93,9 @@ def _step(it) -> str:
     if it.note:
         verdict += f" ({escape(it.note)})"
     rule = ""
-    if it.rule_name:
-        rule = f"<code>{escape(it.rule_name)}</code>" + (f": {escape(it.rule_title)}" if it.rule_title else "")
+    if it.rule_name or it.rule_title:
+        rule = ": ".join(x for x in (f"<code>{escape(it.rule_name)}</code>" if it.rule_name else "",
+                                     escape(it.rule_title)) if x)
         if it.identity is not None:
             rule += ", " + math_markup(it.identity)
         elif it.identity_text:
@@ -117,8 +118,6 @@ def _block(b) -> str:
     if isinstance(b, Alert):
         return f'<p class="alert" role="alert">{inline(b.items)}</p>'
     if isinstance(b, Math):
-        if any(isinstance(p, IndexMath) for p in b.parts):
-            return f'<div class="formula index">{escape(" ".join(p.text for p in b.parts if isinstance(p, IndexMath)))}</div>'
         return f'<div class="formula">{math_markup(b)}</div>'
     if isinstance(b, CodeBlock):
         return f"<pre><code>{escape(b.text)}</code></pre>"

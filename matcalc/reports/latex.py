@@ -106,10 +106,9 @@ def _step(it) -> str:
     verdict = (r"$\checkmark$" if it.ok else r"\textbf{FAILED} $\times$") + \
         (f" {it.error:.1e}" if it.error is not None else "") + (f" ({latex_text(it.note)})" if it.note else "")
     rule = ""
-    if it.rule_name:
-        rule = r"\texttt{" + latex_text(it.rule_name) + "}"
-        if it.rule_title:
-            rule += ": " + latex_text(it.rule_title)
+    if it.rule_name or it.rule_title:
+        rule = ": ".join(x for x in (r"\texttt{" + latex_text(it.rule_name) + "}" if it.rule_name else "",
+                                     latex_text(it.rule_title)) if x)
         if it.identity is not None:
             rule += f", ${math_latex(it.identity)}$"
         elif it.identity_text:

@@ -25,7 +25,12 @@ def _code(text: str) -> str:
 
 
 def _math(m: Math) -> str:
-    return "$" + math_latex(m).replace("|", r"\vert ") + "$"
+    return "$" + _safe(math_latex(m)).replace("|", r"\vert ") + "$"
+
+
+def _safe(latex: str) -> str:
+    """``<`` and ``>`` as ``\\lt``/``\\gt``, so no Markdown renderer reads a tag into the maths."""
+    return latex.replace("<", r"\lt ").replace(">", r"\gt ")
 
 
 def inline(items) -> str:
@@ -56,8 +61,8 @@ def _step(it) -> str:
     verdict = ("✓" if it.ok else "✗ **failed**") + (f" {it.error:.1e}" if it.error is not None else "") + \
         (f" ({md_text(it.note)})" if it.note else "")
     rule = ""
-    if it.rule_name:
-        rule = _code(it.rule_name) + (f": {md_text(it.rule_title)}" if it.rule_title else "")
+    if it.rule_name or it.rule_title:
+        rule = ": ".join(x for x in (_code(it.rule_name) if it.rule_name else "", md_text(it.rule_title)) if x)
         if it.identity is not None:
             rule += f", {_math(it.identity)}"
         elif it.identity_text:
@@ -80,7 +85,7 @@ def render(doc: Document) -> str:
         elif isinstance(b, Alert):
             out += ["> **" + inline(b.items) + "**", ""]
         elif isinstance(b, Math):
-            out += ["$$", math_latex(b), "$$", ""]
+            out += ["$$", _safe(math_latex(b)), "$$", ""]
         elif isinstance(b, CodeBlock):
             out += [_fence(b.text), ""]
         elif isinstance(b, Table):
