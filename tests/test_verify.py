@@ -98,3 +98,16 @@ def test_a_broken_rule_is_caught_where_it_is_used(monkeypatch):
 def test_identities_of_rules_are_data():
     rule = rule_of(differential_module.d_mul)
     assert rule.name == "d_mul"
+
+
+def _chain(depth: int) -> str:
+    layers = " ".join(f"h{i} = tanh(W{i}*h{i - 1});" for i in range(1, depth + 1))
+    return f"x: vector(n); {' '.join(f'W{i}: matrix(n,n);' for i in range(1, depth + 1))} h0 = x; {layers} sum(h{depth})"
+
+
+def test_explain_grows_linearly_on_a_deep_chain():
+    """Each step prints its expression with shared subexpressions named once (t1 = …)."""
+    sizes = [len(matcalc.diff(_chain(L), "W1").explain()) for L in (32, 64, 128)]
+    assert 1.7 < sizes[1] / sizes[0] < 2.3 and 1.7 < sizes[2] / sizes[1] < 2.3, sizes
+    text = matcalc.diff(_chain(64), "W1").explain()
+    assert text.startswith("where t1 = ")
