@@ -57,6 +57,7 @@ def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilat
                   bias: bool = True, output_padding=0, kernel_size=2, seed: int = 0) -> Document:
     from matcalc.conv import config
     from matcalc.conv.api import avgpool_gradients, conv_gradients, conv_transpose_gradients
+    from matcalc.indexsum.derive import step_text
     from matcalc.indexsum.printing import LATEX, sum_text
     if layer == "avgpool":
         g = avgpool_gradients(ndim, kernel_size, stride if stride != 1 else None, padding)
@@ -78,7 +79,8 @@ def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilat
         layouts = part._layouts()
         items = []
         reference = example["reference"].get(part.target) if example else None
-        for k, (name, expr) in enumerate(part.steps, 1):
+        for k, step in enumerate(part.steps, 1):
+            expr, name = step.after, step_text(step)
             formula = Math((IndexMath(sum_text(expr, layouts), sum_text(expr, layouts, LATEX)),))
             ok, error, note = True, None, "the loss, a statement"
             if k > 1 and expr.free and example is not None and reference is not None:
@@ -94,7 +96,8 @@ def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilat
                 note = "not evaluated (the loop reference covers conv layers only)"
             if not ok:
                 doc.failures.append(f"{part.title}, step {k} ({name}): {note or f'error {error:.1e}'}")
-            items.append(StepItem(k, "delta", formula, "", name, None, "", ok, error, note))
+            items.append(StepItem(k, "delta", formula, step.rule.name, name, None, "", ok, error, note,
+                                  _decided(step, layouts), detail_word="decided:"))
         doc.add(Steps("Derivation (delta elimination), each step evaluated against the loop reference", tuple(items)))
         doc.add(Para(("Result:",)), Math((IndexMath(part.text(), part.latex()),), display=True),
                 Para(("Specialised to this layer:",)),
@@ -105,6 +108,33 @@ def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilat
         _example_section(doc, example)
     _summary(doc)
     return doc
+
+
+def _decided(step, layouts):
+    """What a delta elimination decided, as formulas: the delta, the index and its solution, the
+    conditions that remain (None for the other steps)."""
+    from matcalc.indexsum.derive import SumOut
+    from matcalc.indexsum.ir import InRange
+    from matcalc.indexsum.printing import LATEX, TEXT, factor_text, index_text
+    order, detail = step.detail
+    found = detail if isinstance(detail, tuple) and detail and isinstance(detail[0], SumOut) else \
+        ((detail,) if isinstance(detail, SumOut) else ())
+    if not found:
+        return None
+    pieces = []
+    for style in (TEXT, LATEX):
+        parts = []
+        for d in found:
+            at = list(order) + [d.index.var]
+            text = f"{factor_text(d.delta, at, {}, style)} over {d.index.var}: {d.index.var} = {index_text(d.solution, list(order), style)}"
+            needs = [InRange(d.index.var, f.lo, f.hi) if isinstance(f, InRange) else f for f in d.needs]
+            if needs:
+                text += "; needs " + " ".join(factor_text(f, at, {}, style) for f in needs)
+            parts.append(text)
+        pieces.append("; ".join(parts))
+    text, latex = pieces
+    latex = latex.replace(" over ", r" \text{ over } ").replace("; needs ", r";\ \text{needs } ").replace("; ", r";\ ")
+    return Math((IndexMath(text, latex),))
 
 
 def _example(g, layer, ndim, stride, padding, dilation, groups, bias, seed):

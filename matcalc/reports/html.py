@@ -102,7 +102,7 @@ def _step(it) -> str:
             rule += f", <code>{escape(it.identity_text)}</code>"
         if it.cite:
             rule += f" ({escape(it.cite)})"
-    detail = f'<div class="rule">rewriting {math_markup(it.detail)}</div>' if it.detail is not None else ""
+    detail = f'<div class="rule">{escape(it.detail_word)} {math_markup(it.detail)}</div>' if it.detail is not None else ""
     if it.where:
         detail += '<div class="where">where ' + ", ".join(math_markup(w) for w in it.where) + "</div>"
     return (f'<li value="{it.number}" class="step stage-{escape(it.stage)}"><div class="step-formula">'

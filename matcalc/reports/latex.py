@@ -115,7 +115,7 @@ def _step(it) -> str:
             rule += ", " + _code(it.identity_text)
         if it.cite:
             rule += f" ({latex_text(it.cite)})"
-    detail = f" (rewriting ${math_latex(it.detail)}$)" if it.detail is not None else ""
+    detail = f" ({latex_text(it.detail_word)} ${math_latex(it.detail)}$)" if it.detail is not None else ""
     if it.where:
         detail += ", where " + ", ".join(f"${math_latex(w)}$" for w in it.where)
     body = f"\\item[{it.number}.] $\\displaystyle {math_latex(it.formula)}${detail}\\\\\n{{\\small {rule}{' --- ' if rule else ''}{verdict}}}"

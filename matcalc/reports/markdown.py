@@ -69,7 +69,7 @@ def _step(it) -> str:
             rule += f", {_code(it.identity_text)}"
         if it.cite:
             rule += f" ({md_text(it.cite)})"
-    detail = f" (rewriting {_math(it.detail)})" if it.detail is not None else ""
+    detail = f" ({md_text(it.detail_word)} {_math(it.detail)})" if it.detail is not None else ""
     if it.where:
         detail += ", where " + ", ".join(_math(w) for w in it.where)
     return f"{it.number}. {_math(it.formula)}{detail}  \n   {rule}{' — ' if rule else ''}{verdict}"

@@ -91,6 +91,7 @@ class StepItem:
     detail: Optional[Math] = None       # the subterm rewrite inside a whole expression
     identity_text: str = ""             # the identity as matcalc text, where it does not typeset
     where: tuple = ()                   # definitions t1 = … of subexpressions the formula shares
+    detail_word: str = "rewriting"      # how the detail reads: a rewrite, or what a step decided
 
 
 @dataclass(frozen=True)
