@@ -326,3 +326,43 @@ def test_report_objects():
     assert isinstance(r, Report) and str(r) == r.text("md") and "Report" in repr(r)
     with pytest.raises(ReportError, match="unknown report format"):
         matcalc.report("x'*x", "x", format="docx")
+
+
+# ------------------------------------------------------------------------------------ identities
+
+def test_rule_identities_are_parsed_and_typeset(monkeypatch):
+    """A rule's identity (matcalc text) is printed with the IR printers: a differential identity
+    with its directions, an equality as it stands; text that does not parse stays code."""
+    from dataclasses import replace
+
+    from matcalc.derivation import Rule
+    from matcalc.reports.build import derivation_section, identity_math
+    from matcalc.reports.model import Document
+    product = Rule("d_mul", "product rule", "d(A*B) = dA*B + A*dB", "A: matrix(m,n); B: matrix(n,p)", "MC 37")
+    m = identity_math(product)
+    a, b = matcalc.parse("A*B", product.where).node, matcalc.parse("dA*B + A*dB", product.where + "; dA: matrix(m,n); dB: matrix(n,p)").node
+    assert a in m.parts and b in m.parts
+    assert identity_math(Rule("t", "", "(A*B)' = B'*A'", "A: matrix(m,n); B: matrix(n,p)")) is not None
+    assert identity_math(Rule("bad", "", "not an = identity +")) is None
+
+    d = matcalc.diff("x'*A*x", "x")
+    d.record.steps[:] = [replace(s, rule=product) if s.rule is not None and s.rule.name == "d_mul" else s for s in d.steps]
+    doc = Document("t")
+    derivation_section(doc, d)
+    html, tex = Report(doc).text("html"), Report(doc).text("tex")
+    assert to_mathml(b) in html and "MC 37" in html
+    assert to_latex(b) in tex
+
+
+def test_an_identity_that_does_not_parse_is_shown_as_code():
+    from dataclasses import replace
+
+    from matcalc.derivation import Rule
+    from matcalc.reports.build import derivation_section
+    from matcalc.reports.model import Document
+    d = matcalc.diff("x'*x", "x")
+    odd = Rule("d_odd", "", "d(f) = <not matcalc>")
+    d.record.steps[:] = [replace(s, rule=odd) if s.stage == "differential" else s for s in d.steps]
+    doc = Document("t")
+    derivation_section(doc, d)
+    assert "<code>d(f) = &lt;not matcalc&gt;</code>" in Report(doc).text("html")
