@@ -237,7 +237,44 @@ def result_section(doc: Document, d) -> None:
         doc.add(Para(("No matrix form: ", why or "the engine gives this derivative as an index form", ".")))
     if d.convention:
         doc.add(Para((f"{d.wrt.name} is symmetric: ", d.convention, ".")))
+    if d.order == 2:
+        hvp_section(doc, d)
     doc.add(Para(("As matcalc text: ",)), CodeBlock(str(d)))
+
+
+def hvp_section(doc: Document, d) -> None:
+    """The Hessian-vector product: the engine's collected differential of the gradient in a
+    direction v is H·v without forming H; shown where it prints shorter than H·v itself."""
+    from matcalc.printing.text import to_text_shared
+    collected = [s for s in d.steps if s.stage == "collect" and getattr(s.rule, "name", "") == "collect"
+                 and _order(s) == 2 and isinstance(s.after, Node)]
+    restated = [s for s in d.steps if s.stage == "restate" and _order(s) == 2 and isinstance(s.after, Node)]
+    if not collected or not restated:
+        return
+    hvp, full = collected[-1], restated[-1]
+    v = hvp.direction.name if hvp.direction is not None else "v"
+    short, long = len(to_text_shared(hvp.after)), len(to_text_shared(full.after))
+    lhs = Sym(f"H·{v}", rf"H\,{latex_name_of(v)}", f"<mrow><mi>H</mi><mo>&#x2062;</mo>{mathml_name_of(v)}</mrow>")
+    if short < long:
+        formula, where = shared_math(Math((lhs, EQ, hvp.after), display=True))
+        doc.add(Para((Strong("Hessian-vector product: "), f"the collected differential of the gradient in the "
+                      f"direction {v} (step {d.steps.index(hvp) + 1}, verified above) gives H·{v} without "
+                      f"forming H, in {short} characters against {long} for H·{v} with H written out:",)),
+                formula, *(Math(w.parts, display=True) for w in where))
+    else:
+        doc.add(Para((f"Hessian-vector product: the collected differential of the gradient (step "
+                      f"{d.steps.index(hvp) + 1}) is no shorter than H·{v} here ({short} against {long} "
+                      f"characters), so the Hessian above is the compact form.",)))
+
+
+def latex_name_of(name: str) -> str:
+    from matcalc.printing.latex import latex_name
+    return latex_name(name)
+
+
+def mathml_name_of(name: str) -> str:
+    from matcalc.printing.mathml import mathml_name
+    return mathml_name(name)
 
 
 def _vec_shape(d) -> str:
