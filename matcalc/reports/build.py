@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from matcalc.ir.nodes import Node, Var, variables
+from matcalc.ir.nodes import Node, variables
 from matcalc.reports.model import (ARROW, EQ, Alert, Code, CodeBlock, Document, Heading, Math, Para, StepItem,
                                    Steps, Strong, Sym, Table, differential_of, ident, partial, word)
 from matcalc.reports.share import shared
@@ -105,8 +105,6 @@ def _differential_name(step) -> Sym:
         return differential_of("f", len(step.directions))
     if _order(step) <= 1:
         return differential_of("f")
-    from matcalc.present import derivative_name
-    from matcalc.reports.latex import latex_text
     inner = partial("f", step.wrt.name if step.wrt is not None else "x", _order(step) - 1)
     return Sym(f"d({inner.text})", rf"\mathrm{{d}}\left({inner.latex}\right)",
                f'<mrow><mi>d</mi><mrow><mo stretchy="true">(</mo>{inner.mathml}<mo stretchy="true">)</mo></mrow></mrow>')
@@ -217,7 +215,6 @@ def derivation_section(doc: Document, d, seed: int = 0) -> None:
 
 
 def result_section(doc: Document, d) -> None:
-    from matcalc.printing.text import to_text
     doc.add(Heading(3, "Result"))
     if d.node is not None:
         formula, where = shared_math(Math((_name_of(d), EQ, d.node), display=True))
@@ -254,9 +251,8 @@ def hvp_section(doc: Document, d) -> None:
     hvp, full = collected[-1], restated[-1]
     v = hvp.direction.name if hvp.direction is not None else "v"
     short, long = len(to_text_shared(hvp.after)), len(to_text_shared(full.after))
-    lhs = Sym(f"H·{v}", rf"H\,{latex_name_of(v)}", f"<mrow><mi>H</mi><mo>&#x2062;</mo>{mathml_name_of(v)}</mrow>")
     if short < long:
-        formula, where = shared_math(Math((lhs, EQ, hvp.after), display=True))
+        formula, where = shared_math(Math((ident("H"), ident(v), EQ, hvp.after), display=True))
         doc.add(Para((Strong("Hessian-vector product: "), f"the collected differential of the gradient in the "
                       f"direction {v} (step {d.steps.index(hvp) + 1}, verified above) gives H·{v} without "
                       f"forming H, in {short} characters against {long} for H·{v} with H written out:",)),
@@ -267,18 +263,7 @@ def hvp_section(doc: Document, d) -> None:
                       f"characters), so the Hessian above is the compact form.",)))
 
 
-def latex_name_of(name: str) -> str:
-    from matcalc.printing.latex import latex_name
-    return latex_name(name)
-
-
-def mathml_name_of(name: str) -> str:
-    from matcalc.printing.mathml import mathml_name
-    return mathml_name(name)
-
-
 def _vec_shape(d) -> str:
-    from matcalc.printing.text import to_text
     return shape_words(d.node.shape) if d.node is not None else "?"
 
 

@@ -55,7 +55,6 @@ def _sizes(layer_ndim: int, stride, padding, dilation, groups):
 
 def conv_document(layer: str = "conv", ndim: int = 2, stride=1, padding=0, dilation=1, groups: int = 1,
                   bias: bool = True, output_padding=0, kernel_size=2, seed: int = 0) -> Document:
-    from matcalc.conv import config
     from matcalc.conv.api import avgpool_gradients, conv_gradients, conv_transpose_gradients
     from matcalc.indexsum.derive import step_text
     from matcalc.indexsum.printing import LATEX, sum_text
@@ -165,7 +164,6 @@ def _example(g, layer, ndim, stride, padding, dilation, groups, bias, seed):
 
 
 def _example_section(doc: Document, ex: dict) -> None:
-    s = ex["sizes"]
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in ex["arrays"].items())
     doc.add(Heading(2, "A worked numeric example, checked against a direct loop implementation"),
             Para(("Random arrays (seeded): ", Code(shapes), "; the reference is a nested-loop convolution "

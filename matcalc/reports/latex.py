@@ -9,8 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 from matcalc.ir.nodes import Node
-from matcalc.reports.model import (Alert, Code, CodeBlock, Document, Heading, IndexMath, Math, Para, Steps, Strong,
-                                   Sym, Table)
+from matcalc.reports.model import Alert, Code, CodeBlock, Document, Heading, IndexMath, Math, Para, Steps, Strong, Table
 
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%",
             "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
