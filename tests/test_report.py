@@ -167,6 +167,9 @@ def test_every_case_renders_in_every_format(name):
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert tex.isascii() and tex.startswith(r"\documentclass") and r"\end{document}" in tex
     assert md.count("$$") % 2 == 0
+    for table in re.findall(r"(?m)(?:^\|.*\|$\n?)+", md):       # no cell breaks its row
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()}
+        assert len(widths) == 1, table
     for x in wrt.split(","):
         d = matcalc.diff(f, x, decls, order)
         assert d.layout in html

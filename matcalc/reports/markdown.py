@@ -33,13 +33,14 @@ def _safe(latex: str) -> str:
     return latex.replace("<", r"\lt ").replace(">", r"\gt ")
 
 
-def inline(items) -> str:
+def inline(items, in_table: bool = False) -> str:
     out = []
     for it in items:
         if isinstance(it, Math):
             out.append(_math(it))
         elif isinstance(it, Code):
-            out.append(_code(it.text))
+            code = _code(it.text)
+            out.append(code.replace("|", r"\|") if in_table else code)   # GFM splits cells even in code
         elif isinstance(it, Strong):
             out.append(f"**{md_text(it.text.strip())}**" + (" " if it.text.endswith(" ") else ""))
         else:
@@ -48,7 +49,7 @@ def inline(items) -> str:
 
 
 def _cell(items) -> str:
-    return inline(items).replace("|", r"\|") if not any(isinstance(i, Math) for i in items) else inline(items)
+    return inline(items, in_table=True)
 
 
 def _fence(text: str) -> str:
