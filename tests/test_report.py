@@ -21,6 +21,7 @@ from matcalc.printing.mathml import MATHML_RULES, to_mathml
 from matcalc.printing.text import to_text
 from matcalc.reports import ReportError, Report, conv_report, example_report, report, write_atomic
 from matcalc.reports.indexmath import index_mathml
+from matcalc.reports.latex import node_latex
 from matcalc.reports.model import Steps
 from matcalc.reports.share import shared
 from matcalc.shell.cli import main
@@ -353,8 +354,10 @@ def test_rule_identities_are_parsed_and_typeset(monkeypatch):
     doc = Document("t")
     derivation_section(doc, d)
     html, tex = Report(doc).text("html"), Report(doc).text("tex")
-    assert to_mathml(b) in html and "MC 37" in html
-    assert to_latex(b) in tex
+    directions = frozenset({"dA", "dB"})
+    assert to_mathml(b, directions) in html and "MC 37" in html
+    assert '<mrow><mi mathvariant="normal">d</mi><mi>A</mi></mrow>' in html      # dA as d A, upright d
+    assert node_latex(b, directions) in tex and r"\mathrm{d}A" in tex
 
 
 def test_an_identity_that_does_not_parse_is_shown_as_code():

@@ -25,6 +25,7 @@ printer = registrar(MATHML_RULES)
 
 APPLY = "<mo>&#x2061;</mo>"       # invisible function application
 TIMES = "<mo>&#x2062;</mo>"       # invisible times
+THIN = '<mspace width="0.1667em"></mspace>'
 
 
 def mo(symbol: str, **attrs) -> str:
@@ -129,6 +130,8 @@ def mathml_mul(node, kids):
     a, b = kids
     left, right = _p(a, PRODUCT), _p(b, UNARY)
     sep = mo("·") if right.startswith(_NUMERIC_STARTS) else TIMES
+    if op_of(node.args[1]) in _NAMED_FUNCTIONS and kids[1][1] == ATOM:
+        sep += THIN                     # c tr(A), as LaTeX spaces an operator name
     return f"<mrow>{left}{sep}{right}</mrow>", PRODUCT
 
 
@@ -179,15 +182,17 @@ def _function(name: str):
     return mathml_function
 
 
-for _op, _name in {
+_NAMES = {
     "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
     "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan", "sign": "sign", "relu": "relu",
     "softplus": "softplus", "step": "step", "sum": "sum", "tr": "tr", "det": "det", "diag": "diag",
     "softmax": "softmax", "logsumexp": "logsumexp", "vec": "vec",
-}.items():
+}
+for _op, _name in _NAMES.items():
     printer(_op)(_function(f"<mi>{_name}</mi>"))
+_NAMED_FUNCTIONS = set(_NAMES) | {"sigmoid", "logdet"}
 printer("sigmoid")(_function("<mi>σ</mi>"))
-printer("logdet")(_function(f"<mrow><mi>log</mi>{APPLY}<mi>det</mi></mrow>"))
+printer("logdet")(_function('<mrow><mi>log</mi><mspace width="0.1667em"></mspace><mi>det</mi></mrow>'))
 
 
 @printer("sqrt")
@@ -217,6 +222,16 @@ def mathml_kron(node, kids):
 assert set(MATHML_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(MATHML_RULES)
 
 
-def to_mathml(root: Node) -> str:
-    """The expression as MathML Core presentation markup (without the ``<math>`` element)."""
-    return fold(root, lambda node, kids: MATHML_RULES[op_of(node)](node, kids))[0]
+def differential_name(name: str) -> str:
+    """A direction ``dX`` as an upright d before the variable's own name."""
+    return f'<mrow><mi mathvariant="normal">d</mi>{mathml_name(name[1:])}</mrow>'
+
+
+def to_mathml(root: Node, differentials: frozenset = frozenset()) -> str:
+    """The expression as MathML Core presentation markup (without the ``<math>`` element);
+    variables named in ``differentials`` (directions such as ``dX``) print as d X."""
+    def visit(node, kids):
+        if differentials and op_of(node) == "var" and node.name in differentials:
+            return differential_name(node.name), ATOM
+        return MATHML_RULES[op_of(node)](node, kids)
+    return fold(root, visit)[0]

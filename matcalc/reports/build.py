@@ -4,10 +4,10 @@ with a blank for a result: every formula, rule, shape, error and reason comes fr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
-from matcalc.ir.nodes import Node, variables
+from matcalc.ir.nodes import Node, Var, variables
 from matcalc.reports.model import (ARROW, EQ, Alert, Code, CodeBlock, Document, Heading, Math, Para, StepItem,
                                    Steps, Strong, Sym, Table, differential_of, ident, partial, word)
 from matcalc.reports.share import shared
@@ -148,6 +148,16 @@ def _formula(step, d) -> tuple:
     return Math((_expr(after),)), None
 
 
+def directions_of(steps) -> frozenset:
+    """The names of the direction variables (dX, dx1, …) the steps use."""
+    names = set()
+    for s in steps:
+        for v in (getattr(s, "direction", None), *getattr(s, "directions", ())):
+            if isinstance(v, Var):
+                names.add(v.name)
+    return frozenset(names)
+
+
 def shared_math(m: Math) -> tuple:
     """``m`` with repeated subexpressions named (``t1``, …), and the definitions as formulas."""
     parts, where, taken = [], [], set()
@@ -157,7 +167,8 @@ def shared_math(m: Math) -> tuple:
             taken |= {v.name for v, _ in defs}
             where += [Math((ident(v.name), EQ, n)) for v, n in defs]
         parts.append(p)
-    return (Math(tuple(parts), m.display) if where else m), tuple(where)
+    where = [replace(w, differentials=m.differentials) for w in where]
+    return (Math(tuple(parts), m.display, m.differentials) if where else m), tuple(where)
 
 
 def identity_math(rule) -> Optional[Math]:
@@ -177,10 +188,13 @@ def identity_math(rule) -> Optional[Math]:
             full = "; ".join(p for p in (where, dirs) if p)
             right, _ = parse_node(rhs, full or None)
             return Math((word("d"), Sym("(", r"\left(", '<mo stretchy="false">(</mo>'), inner,
-                         Sym(")", r"\right)", '<mo stretchy="false">)</mo>'), EQ, right))
+                         Sym(")", r"\right)", '<mo stretchy="false">)</mo>'), EQ, right),
+                        differentials=frozenset(f"d{n}" for n in variables(inner)))
         left, _ = parse_node(lhs, where)
         right, _ = parse_node(rhs, where)
-        return Math((left, EQ, right))
+        names = set(variables(left)) | set(variables(right))
+        dnames = {n for n in names if len(n) > 1 and n[0] == "d"}      # identities name directions dA, ds
+        return Math((left, EQ, right), differentials=frozenset(dnames))
     except (MatcalcError, ValueError):
         return None
 
@@ -189,16 +203,22 @@ def derivation_section(doc: Document, d, seed: int = 0) -> None:
     """The numbered steps of one derivative, grouped by stage, each with its verdict."""
     steps = list(d.steps)
     verdicts = d.verify(seed=seed)
+    dnames = directions_of(steps)
+    mark = lambda m: m if m is None else replace(m, differentials=dnames)  # noqa: E731
     groups: list = []
     number = 0
     for step, verdict in zip(steps, verdicts):
         number += 1
         rule = step.rule
         formula, detail = _formula(step, d)
-        formula, where = shared_math(formula)
+        formula, where = shared_math(mark(formula))
+        detail, where = mark(detail), tuple(mark(w) for w in where)
         title = getattr(rule, "title", "") or ""
+        identity = identity_math(rule)
+        if identity is not None or title == getattr(rule, "name", None):
+            title = ""                  # the typeset identity says what the words said
         item = StepItem(number, step.stage, formula, getattr(rule, "name", "") or "",
-                        "" if title == getattr(rule, "name", None) else title, identity_math(rule), getattr(rule, "cite", "") or "",
+                        title, identity, getattr(rule, "cite", "") or "",
                         bool(verdict.ok), verdict.error, verdict.note if not verdict.ok or verdict.error is None else "",
                         detail, getattr(rule, "identity", "") or "", where)
         if not verdict.ok:
@@ -252,7 +272,8 @@ def hvp_section(doc: Document, d) -> None:
     v = hvp.direction.name if hvp.direction is not None else "v"
     short, long = len(to_text_shared(hvp.after)), len(to_text_shared(full.after))
     if short < long:
-        formula, where = shared_math(Math((ident("H"), ident(v), EQ, hvp.after), display=True))
+        formula, where = shared_math(Math((ident("H"), hvp.direction, EQ, hvp.after), display=True,
+                                          differentials=frozenset({v})))
         doc.add(Para((Strong("Hessian-vector product: "), f"the collected differential of the gradient in the "
                       f"direction {v} (step {d.steps.index(hvp) + 1}, verified above) gives H·{v} without "
                       f"forming H, in {short} characters against {long} for H·{v} with H written out:",)),

@@ -63,7 +63,7 @@ def math_markup(m: Math) -> str:
     out = []
     for p in m.parts:
         if isinstance(p, Node):
-            out.append(to_mathml(p))
+            out.append(to_mathml(p, m.differentials))
         elif isinstance(p, IndexMath):
             out.append(index_mathml(p.text))
         else:

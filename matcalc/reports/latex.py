@@ -61,12 +61,26 @@ def ascii_math(latex: str) -> str:
     return "".join(ch if ord(ch) < 128 else _fallback(ch, _UNICODE_MATH, True) for ch in latex)
 
 
+def node_latex(root: Node, differentials: frozenset = frozenset()) -> str:
+    """The LaTeX printer's output, with directions ``dX`` written \\mathrm{d}X."""
+    from matcalc.ir.nodes import fold, op_of
+    from matcalc.printing.latex import LATEX_RULES, latex_name, to_latex
+    from matcalc.printing.text import ATOM
+    if not differentials:
+        return to_latex(root)
+
+    def visit(node, kids):
+        if op_of(node) == "var" and node.name in differentials:
+            return rf"\mathrm{{d}}{latex_name(node.name[1:])}", ATOM
+        return LATEX_RULES[op_of(node)](node, kids)
+    return fold(root, visit)[0]
+
+
 def math_latex(m: Math) -> str:
-    from matcalc.printing.latex import to_latex
     out = []
     for p in m.parts:
         if isinstance(p, Node):
-            out.append(to_latex(p))
+            out.append(node_latex(p, m.differentials))
         elif isinstance(p, IndexMath):
             out.append(p.latex)
         else:

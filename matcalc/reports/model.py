@@ -32,6 +32,7 @@ class Math:
     """A formula: a sequence of IR nodes, :class:`Sym` s and :class:`IndexMath` s."""
     parts: tuple
     display: bool = False
+    differentials: frozenset = frozenset()    # variable names that are directions (dX): print as d X
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def ident(name: str) -> Sym:
 def word(text: str) -> Sym:
     """Upright words inside a formula (``df``, ``vec``)."""
     from matcalc.reports.latex import latex_text
-    return Sym(text, rf"\mathrm{{{latex_text(text)}}}", f"<mi>{escape(text)}</mi>")
+    variant = ' mathvariant="normal"' if len(text) == 1 else ""
+    return Sym(text, rf"\mathrm{{{latex_text(text)}}}", f"<mi{variant}>{escape(text)}</mi>")
 
 
 def differential_of(name: str, order: int = 1) -> Sym:
@@ -137,7 +139,8 @@ def differential_of(name: str, order: int = 1) -> Sym:
     from matcalc.printing.mathml import mathml_name
     sup_t = "" if order == 1 else _superscript(order)
     sup_l = "" if order == 1 else f"^{{{order}}}"
-    sup_m = f"<msup><mi>d</mi><mn>{order}</mn></msup>" if order > 1 else "<mi>d</mi>"
+    d = '<mi mathvariant="normal">d</mi>'
+    sup_m = f"<msup>{d}<mn>{order}</mn></msup>" if order > 1 else d
     return Sym(f"d{sup_t}{name}", rf"\mathrm{{d}}{sup_l}{latex_name(name)}",
                f"<mrow>{sup_m}{mathml_name(name)}</mrow>")
 
