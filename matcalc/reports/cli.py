@@ -35,13 +35,9 @@ def _build(args):
     if args.example:
         return example_report(args.example)
     if args.conv:
-        layer = args.layer
-        options = dict(layer=layer, ndim=args.ndim, stride=1 if args.stride is None else args.stride,
-                       padding=args.padding, dilation=args.dilation, groups=args.groups, bias=not args.no_bias,
-                       output_padding=args.output_padding, kernel_size=args.kernel_size)
-        if layer == "avgpool" and args.stride is None:
-            options["stride"] = 1
-        return conv_report(seed=args.seed, **options)
+        return conv_report(seed=args.seed, layer=args.layer, ndim=args.ndim, stride=args.stride, padding=args.padding,
+                           dilation=args.dilation, groups=args.groups, bias=not args.no_bias,
+                           output_padding=args.output_padding, kernel_size=args.kernel_size)
     if args.expr is None:
         raise ReportError("give an expression (or --example seed, or --conv)")
     if not args.wrt:
