@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import matcalc
 from matcalc.derivation import Verdict
+from matcalc.front.parser import parse_node
 from matcalc.ir.nodes import ALL_OPS, Var, postorder
 from matcalc.numeric.evaluate import evaluate
 from matcalc.printing.latex import to_latex
@@ -136,8 +137,13 @@ def test_the_problem_table_says_declared_or_inferred_and_how():
     html = r.text("html")
     row = lambda name: re.search(rf"<td><math><mrow><mi>{name}</mi></mrow></math></td>(.*?)</tr>", html).group(1)  # noqa: E731
     assert "declared" in row("w") and "inferred" not in row("w")
-    assert "naming convention" in row("X") and "A–Z → matrix" in row("X")
-    assert "h–z → vector" in row("y")
+    _, program = parse_node("norm2(X*w - y)^2", {"w": "vector(n)"})
+    assert set(program.inferred) == {"X", "y"}
+    for name, why in program.inferred.items():                # the front end's own reason
+        assert "inferred: " + escape(why) in row(name)
+    r = report("x*A", "A")                                      # a kind decided by use, not by name
+    _, program = parse_node("x*A")
+    assert "breaks" in program.inferred["x"] and escape(program.inferred["x"]) in r.text("html")
 
 
 def test_a_failed_step_is_shown_failed_and_said_at_the_top(monkeypatch):

@@ -44,39 +44,19 @@ def shape_words(shape: tuple) -> str:
 
 # ----------------------------------------------------------------------------- the problem
 
-def _declared_names(text: str, decls: Optional[str]) -> set:
-    from matcalc.front.parser import parse_program, parse_syntax
-    names = set(parse_program(decls).declarations) if decls else set()
-    names |= {s.head for s in parse_syntax(text) if s.kind == "decl"}
-    return names
-
-
-def problem_section(doc: Document, f: Node, text: str, decls: Optional[str]) -> None:
-    from matcalc.front.parser import convention_kind, type_of_var
+def problem_section(doc: Document, f: Node, program, text: str) -> None:
+    """The function as given and typeset, and its variables: kind, type, and declared or how the
+    front end inferred it (its own reason)."""
+    from matcalc.front.parser import type_of_var
     doc.add(Heading(2, "The problem"),
             Para(("The function, as given:",)), CodeBlock(text.strip()),
             Math((ident("f"), EQ, f), display=True))
-    declared = _declared_names(text, decls)
+    inferred = getattr(program, "inferred", {}) or {}
     rows = []
     for name, var in variables(f).items():
-        t = type_of_var(var)
-        if name in declared:
-            how = ("declared",)
-        elif var.kind == convention_kind(name):
-            how = ("inferred: kind from the naming convention (", Code(_convention(name)),
-                   "), dimensions from the products it takes part in",)
-        else:
-            how = ("inferred: the naming convention's kind (", Code(convention_kind(name)),
-                   ") does not type-check, so the kind comes from its use; dimensions from the products",)
-        rows.append(((Math((ident(name),)),), (var.kind,), (Code(str(t)),), how))
+        how = ("inferred: ", inferred[name]) if name in inferred else ("declared",)
+        rows.append(((Math((ident(name),)),), (var.kind,), (Code(str(type_of_var(var))),), how))
     doc.add(Table(("variable", "kind", "type", "declared or inferred"), tuple(rows)))
-
-
-def _convention(name: str) -> str:
-    from matcalc.front.parser import convention_kind
-    c = name[0]
-    rule = "A–Z" if c.isupper() else ("a–g" if "a" <= c <= "g" else ("h–z" if "h" <= c <= "z" else "other"))
-    return f"{rule} → {convention_kind(name)}"
 
 
 # ----------------------------------------------------------------------------- one derivation
@@ -372,10 +352,10 @@ def derivative_document(text: str, wrt: Sequence[str], decls=None, order: int = 
     import matcalc
     from matcalc.front.parser import parse_node
     decls = _decl_text(decls)
-    f, _ = parse_node(text, decls)
+    f, program = parse_node(text, decls)
     doc = Document(title or f"Derivation report: f = {to_text_f(f)}", source=text)
     problem = Problem(text, decls, tuple(wrt), order)
-    problem_section(doc, f, text, decls)
+    problem_section(doc, f, program, text)
     derivatives = []
     for name in wrt:
         d = matcalc.diff(text, name, decls, order)
