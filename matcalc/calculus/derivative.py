@@ -116,6 +116,8 @@ class Derivative:
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
+    _repr_mimebundle_ = lambda self, include=None, exclude=None: __import__("matcalc.reports.jupyter", fromlist=["_"]).derivative_bundle(self)  # noqa: E731
+
     def __repr__(self) -> str:
         return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"
 

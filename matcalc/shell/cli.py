@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
@@ -200,6 +201,10 @@ def inferred_lines(e) -> list:
     types = e.variables
     return ["types inferred (declare them to change them):"] + [
         f"  {name}: {types[name]} — {why.split(': ', 1)[-1]}" for name, why in e.inferred.items()]
+
+
+command("report", "a derivation report: HTML (MathML, offline), Markdown, LaTeX or PDF",
+        lambda p: import_module("matcalc.reports.cli").add_arguments(p))(lambda a: import_module("matcalc.reports.cli").run(a))
 
 
 def _derivative_name(d) -> str:
