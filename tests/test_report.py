@@ -378,3 +378,12 @@ def test_an_identity_that_does_not_parse_is_shown_as_code():
     doc = Document("t")
     derivation_section(doc, d)
     assert "<code>d(f) = &lt;not matcalc&gt;</code>" in Report(doc).text("html")
+
+
+def test_report_includes_the_generated_code_checked_against_the_derivative():
+    text = matcalc.report("norm2(X*w - y)^2", ["w", "X"], format="md").text()
+    section = text.split("## Generated code", 1)[1]
+    assert "def value_and_grad" in section
+    assert "differs from the derivative by at most" in section and "✓" in section.split("```")[0]
+    hess = matcalc.report("sum(log(1 + exp(-y .* (X*w))))", ["w"], order=2, format="md").text()
+    assert "def hessian" in hess.split("## Generated code", 1)[1]

@@ -345,6 +345,48 @@ def numeric_section(doc: Document, problem: Problem, derivatives: Sequence) -> N
     doc.add(Table(("derivative", "sizes", "max relative error", "verdict"), tuple(rows)))
 
 
+# ----------------------------------------------------------------------------- generated code
+
+def code_section(doc: Document, problem: Problem, derivatives: Sequence) -> None:
+    """The NumPy module ``matcalc.codegen`` generates for the value and gradient (and Hessian), run
+    once at a random point against ``Derivative.evaluate``."""
+    import numpy as np
+
+    from matcalc.errors import MatcalcError
+    from matcalc.generate.api import codegen, compile as compile_module
+    from matcalc.numeric.check import finite_point
+    hessian = problem.order == 2
+    doc.add(Heading(2, "Generated code"))
+    try:
+        source = codegen(problem.text, list(problem.wrt), "numpy", problem.decls, hessian=hessian)
+        compiled = compile_module(problem.text, list(problem.wrt), "numpy", problem.decls, hessian=hessian)
+    except MatcalcError as e:
+        doc.add(Para(("No code is generated for this function: ", str(e).splitlines()[0])))
+        return
+    values = finite_point(derivatives[0].f.node, np.random.default_rng(0))
+    for d in derivatives:
+        values.setdefault(d.wrt.name, finite_point(d.wrt, np.random.default_rng(1))[d.wrt.name])
+    if hessian:
+        got = [compiled.hessian(**values)]
+    else:
+        _, grads = compiled.value_and_grad(**values)
+        got = list(grads) if len(derivatives) > 1 else [grads]
+    errors = [float(np.max(np.abs(np.asarray(g) - np.asarray(d.evaluate(values))), initial=0.0)) for g, d in
+              zip(got, derivatives)]
+    worst = max(errors)
+    ok = worst <= 1e-8 * max(1.0, max(float(np.max(np.abs(np.asarray(d.evaluate(values))), initial=0.0))
+                                      for d in derivatives))
+    if not ok:
+        doc.failures.append(f"generated code differs from the derivative by {worst:.1e}")
+    what = "hessian" if hessian else "value_and_grad"
+    doc.add(Para((Code(f"matcalc.codegen(f, wrt={list(problem.wrt)!r}, target='numpy'"
+                       + (", hessian=True" if hessian else "") + ")"),
+                  f" gives this module (the JAX and torch targets are the same call with target='jax' or 'torch'). "
+                  f"Its {what}, run at the random point of the check, differs from the derivative by at most "
+                  f"{worst:.1e} {'✓' if ok else '✗'}.")),
+            CodeBlock(source))
+
+
 # ----------------------------------------------------------------------------- the whole report
 
 def derivative_document(text: str, wrt: Sequence[str], decls=None, order: int = 1, seed: int = 0,
@@ -367,6 +409,8 @@ def derivative_document(text: str, wrt: Sequence[str], decls=None, order: int = 
     if order == 1 and f.shape == (1, 1):
         shortcut_section(doc, [matcalc.shortcut(text, name, decls) for name in wrt])
     numeric_section(doc, problem, derivatives)
+    if f.shape == (1, 1) and order <= 2 and (order == 1 or len(wrt) == 1):
+        code_section(doc, problem, derivatives)
     summarise(doc)
     return doc
 
