@@ -64,6 +64,29 @@ def relocate(err: MatcalcError, source: str, offset: int, fallback: tuple) -> Ma
     return err
 
 
+def balanced_span(text: str, span: tuple) -> tuple:
+    """``span`` widened over the parentheses the syntax tree leaves out: the span of ``(x + y)*2``
+    starts at ``x``, that of ``2*(x + y)`` ends at ``y``.  Widens while the piece has unmatched
+    brackets and the neighbouring character (past blanks) is the missing one."""
+    start, end = span
+    depth = text.count("(", start, end) - text.count(")", start, end)
+    while depth > 0:
+        j = end
+        while j < len(text) and text[j] in " \t\f\r\n":
+            j += 1
+        if j >= len(text) or text[j] != ")":
+            break
+        end, depth = j + 1, depth - 1
+    while depth < 0:
+        j = start - 1
+        while j >= 0 and text[j] in " \t\f\r\n":
+            j -= 1
+        if j < 0 or text[j] != "(":
+            break
+        start, depth = j, depth + 1
+    return start, end
+
+
 @dataclass(frozen=True)
 class Entry:
     """One accepted statement, as the session's log keeps it for saving and replaying.
@@ -130,6 +153,24 @@ class Session:
             env[LAST] = type_of_shape(self.last.shape)
         return env
 
+    def _environment_for(self, names: Iterable[str]) -> dict[str, Type]:
+        """The environment restricted to ``names`` (so a line costs what the line costs, not what the
+        session does), plus every dimension name the session uses, carried by entries whose keys
+        no text can name, so that inference never gives a new dimension a name already taken."""
+        env: dict[str, Type] = {}
+        for n in names:
+            if n in self.types:
+                env[n] = self.types[n]
+            elif n in self.definitions:
+                env[n] = type_of_shape(self.definitions[n].shape)
+            elif n == LAST and self.last is not None:
+                env[n] = type_of_shape(self.last.shape)
+        dims = sorted({d for t in self.types.values() for d in t.dims if isinstance(d, str)}
+                      | {d for node in self.definitions.values() for d in node.shape if isinstance(d, str)})
+        for i in range(0, len(dims), 2):
+            env[f" dims {i}"] = Type("matrix", tuple(dims[i:i + 2]) * (2 if i + 1 == len(dims) else 1))
+        return env
+
     def bindings(self) -> dict[str, Node]:
         out = dict(self.definitions)
         if self.last is not None:
@@ -153,17 +194,22 @@ class Session:
     def expression(self, text: str, span: Optional[tuple] = None) -> tuple[Node, dict]:
         """The IR of the expression ``text[span]`` in this session, and the variables it would
         introduce (not added: :meth:`adopt` does that).  Errors point into ``text``."""
-        start, end = span if span is not None else (0, len(text))
+        start, end = balanced_span(text, span) if span is not None else (0, len(text))
         piece = text[start:end]
-        env = self.environment()
         try:
+            names = _names_in(piece, (0, len(piece)))
+            env = self._environment_for(names)
             program = parse_program(piece, env)
             if len(program.expressions) != 1 or program.definitions:
                 raise ParseError("expected one expression here", piece, (0, len(piece)))
         except MatcalcError as err:
             raise relocate(err, text, start, (start, max(end, start + 1))) from None
-        inferred = {n: t for n, t in program.declarations.items() if n not in env}
-        return substitute(program.expressions[0], self.bindings()), inferred
+        inferred = {n: t for n, t in program.declarations.items() if n not in env and n not in self.types}
+        bound = self.definitions
+        used = {n: bound[n] for n in names if n in bound}
+        if LAST in names and self.last is not None:
+            used[LAST] = self.last
+        return substitute(program.expressions[0], used), inferred
 
     def adopt(self, inferred: Mapping[str, Type]) -> None:
         """Make variables inferred by a statement part of the session."""
@@ -182,13 +228,14 @@ class Session:
                                  "choose another name for the definition", text, stmt.op_span)
             self.adopt(inferred)
             self.definitions[name] = node
-            body_text = text[body.span[0]:body.span[1]]
+            body_text = text[slice(*balanced_span(text, body.span))]
             uses_last = any(n == LAST for n in _names_in(text, body.span))
             saved = f"{name} = {_to_text(node) if uses_last else body_text}"
             self.log.append(Entry("definition", name, saved, tuple(inferred.items())))
             return Outcome("definition", name, node, None, inferred, stmt.span)
         self.adopt(inferred)
-        self.log.append(Entry("expression", None, text[body.span[0]:body.span[1]], tuple(inferred.items())))
+        self.log.append(Entry("expression", None, text[slice(*balanced_span(text, body.span))],
+                              tuple(inferred.items())))
         return Outcome("expression", None, node, None, inferred, stmt.span)
 
     def _check_free(self, name: str, text: str, span: tuple, verb: str) -> None:
@@ -289,7 +336,7 @@ class ReplayError(ShapeError):
 def _names_in(text: str, span: tuple) -> list[str]:
     """The names used in ``text[span]`` (by the grammar's tokens)."""
     found: list[str] = []
-    stack = list(parse_syntax(text[span[0]:span[1]]))
+    stack = list(parse_syntax(text[slice(*balanced_span(text, span))]))
     while stack:
         node = stack.pop()
         if getattr(node, "kind", None) == "name":

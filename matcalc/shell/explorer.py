@@ -21,7 +21,7 @@ from typing import Callable, Optional, TextIO
 
 from matcalc.errors import MatcalcError, ParseError
 from matcalc.front.parser import Type, parse_syntax
-from matcalc.front.session import Session, variables_of
+from matcalc.front.session import Session, balanced_span, variables_of
 from matcalc.ir.nodes import FUNCTIONS, Node
 from matcalc.shell.style import join_open_lines, pretty
 
@@ -176,7 +176,7 @@ class Explorer:
                     raise ParseError(f"{body.head} takes {want} arguments, not {len(body.args)}: "
                                      f"{self.usage(body.head)}", text, body.span)
                 name_span = stmts[0].op_span if stmts[0].kind == "defn" else None
-                return self.derivative(text, body.head, [a.span for a in body.args], name_span)
+                return self.derivative(text, body.head, [balanced_span(text, a.span) for a in body.args], name_span)
         for stmt in stmts:
             nested = _find_call(stmt, DERIVATIVE_FUNCTIONS)
             if nested is not None:
