@@ -186,8 +186,10 @@ def test_latex_steps_and_code():
     assert output(ex, ":latex")[1].strip() == d.latex()
     status, out, _ = output(ex, ":steps")
     assert status == OK
-    for line in d.explain().splitlines():
-        assert line in out
+    shown = out.splitlines()
+    assert len(shown) == len(d.explain().splitlines())
+    for line, step in zip(shown, d.explain().splitlines()):  # each step, with its verdict before it
+        assert line.startswith("ok ") and line.endswith(step)
     status, out, err = output(ex, ":code torch")
     if importlib.util.find_spec("matcalc.codegen") is None:
         assert status == FAILED and "does not exist" in err

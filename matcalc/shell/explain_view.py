@@ -15,13 +15,10 @@ RIGHT_TITLE = "DIMENSION-CONSISTENCY SHORTCUT"
 
 def columns(r) -> tuple[list[str], list[str]]:
     """The two columns of a :class:`~matcalc.consistency.explain.ShortcutResult`: the outline of the
-    true derivation (function, df, its canonical form, the result) and the shortcut's steps."""
-    from matcalc.calculus.derivative import format_step
+    true derivation (f, df collected, the result, df restated with it) and the shortcut's steps."""
+    from matcalc.present import outline
 
-    steps = r.truth.steps
-    outline = [st for st in steps if getattr(st, "kind", getattr(st, "stage", None))
-               in ("function", "collected", "canonical")] + steps[-1:]
-    left = [LEFT_TITLE] + [format_step(st) for st in outline]
+    left = [LEFT_TITLE] + outline(r.truth)
     right = [RIGHT_TITLE] + [line.strip() for line in str(r).splitlines()[1:-1]]
     return left, right
 
