@@ -383,3 +383,16 @@ def test_main_without_arguments_starts_the_repl_on_a_terminal_only(monkeypatch):
 def test_run_piped_stops_at_quit():
     ex = explorer()
     assert run_piped(io.StringIO("x: vector(n)\n:quit\nx +\n"), ex) == 0
+
+
+def test_the_repl_modules_load_prompt_toolkit_only_for_the_terminal():
+    import subprocess
+    import sys
+    from pathlib import Path
+    probe = ("import sys, matcalc, matcalc.shell.cli, matcalc.shell.repl, matcalc.shell.commands; "
+             "print(sorted(m for m in ('prompt_toolkit', 'sympy') if m in sys.modules))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root,
+                         env={"PYTHONPATH": str(root), "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert "prompt_toolkit" not in out.stdout

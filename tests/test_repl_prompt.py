@@ -27,6 +27,8 @@ def drive(chunks, history=None, pause=0.12):
             for chunk in chunks:
                 time.sleep(pause)
                 pipe.send_text(chunk)
+                if chunk == TAB:  # completion runs as a task of the event loop: let it finish
+                    time.sleep(0.6)
         thread = threading.Thread(target=feed, daemon=True)
         thread.start()
         status = run_interactive(ex, history, input=pipe, output=DummyOutput())
