@@ -174,25 +174,26 @@ def report(ex: Explorer, text: str, start: int) -> str:
     d = _derivative(ex, ":report")
     if d is None:
         return FAILED
-    fmt = Path(path).suffix.lstrip(".").lower() or "html"
     try:
         import matcalc.reports as reports
     except ImportError:
         return ex.fail("reports are not part of this build of matcalc yet (they are being built); "
                        ":steps shows the derivation and :latex its formula")
-    make = getattr(reports, "report", None)
-    if make is None:
-        return ex.fail("this build's matcalc.reports has no report() function")
-    decls = {n: str(t) for n, t in ex.session.types.items()}
-    doc = make(d.f.node, d.wrt.name, decls, order=d.order, format=fmt)
+    from matcalc.front.session import variables_of
+    from matcalc.printing.text import to_text
+
+    where = (start, start + len(text[start:].rstrip()))
     try:
-        if hasattr(doc, "save"):
-            doc.save(path)
-        else:
-            Path(path).write_text(str(doc), encoding="utf-8")
-    except OSError as e:
-        return ex.fail(f"cannot write {path}: {e.strerror}")
-    ex.write(f"wrote {path} ({fmt} report of {ex.result.label})")
+        fmt = reports.format_of(path)
+        types = {**variables_of(d.f.node), d.wrt.name: ex.session.types.get(d.wrt.name)}
+        decls = "; ".join(f"{n}: {t}" for n, t in types.items() if t is not None)
+        document = reports.report(to_text(d.f.node), d.wrt.name, decls, order=d.order)
+        written = document.save(path)
+    except MatcalcError as e:
+        raise (e.with_source(text, where) if e.span is None else e) from None
+    if getattr(document, "failed", False):
+        return ex.fail(f"wrote {written}: a {fmt} report of {ex.result.label}, in which some step FAILED its check")
+    ex.write(f"wrote {written}: a {fmt} report of {ex.result.label}")
     return OK
 
 
