@@ -191,10 +191,10 @@ def test_latex_steps_and_code():
     for line, step in zip(shown, d.explain().splitlines()):  # each step, with its verdict before it
         assert line.startswith("ok ") and line.endswith(step)
     status, out, err = output(ex, ":code torch")
-    if importlib.util.find_spec("matcalc.codegen") is None:
+    if importlib.util.find_spec("matcalc.generate") is None:
         assert status == FAILED and "does not exist" in err
     else:
-        assert status == OK
+        assert status == OK and "def value_and_grad" in out
 
 
 def test_explain_has_both_columns_and_the_shortcuts_verdict_and_fits_the_width():
@@ -282,7 +282,9 @@ def test_report_writes_a_file_or_says_why_not(tmp_path):
     if importlib.util.find_spec("matcalc.reports") is None:
         assert status == FAILED and "not part of this build" in err and not path.exists()
     else:
-        assert status == OK and path.exists()
+        assert status == OK and path.exists() and path.stat().st_size > 0
+        status, _, err = output(ex, f":report {tmp_path / 'r.txt'}")
+        assert status == FAILED and "format" in err and "^" in err
 
 
 def test_help_and_quit():

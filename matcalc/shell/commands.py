@@ -154,14 +154,26 @@ def code(ex: Explorer, text: str, start: int) -> str:
     if d is None:
         return FAILED
     try:
-        from matcalc import codegen
+        from matcalc.generate import codegen as generate
     except ImportError:
-        return ex.fail("code generation does not exist in matcalc yet (it is being built); "
+        return ex.fail("code generation does not exist in this build of matcalc yet (it is being built); "
                        "meanwhile :latex gives the formula and :check its numbers")
-    generate = getattr(codegen, "generate", None) or getattr(codegen, "codegen", None)
-    if generate is None:
-        return ex.fail("this build's matcalc.codegen has no generate(derivative, target) function")
-    ex.write(str(generate(d, target)))
+    from matcalc.front.session import variables_of
+    from matcalc.printing.text import to_text
+
+    hvp = ex.result.function == "hvp"
+    f = ex.result.f_node if hvp else d.f.node
+    if d.order > 2 or (d.order == 2 and hvp):
+        return ex.fail(":code generates gradients, Hessians and Hessian-vector products; this is a "
+                       f"derivative of order {d.order}")
+    types = {**variables_of(f), d.wrt.name: ex.session.types.get(d.wrt.name)}
+    decls = "; ".join(f"{n}: {t}" for n, t in types.items() if t is not None)
+    where = (start, start + max(1, len(text[start:].rstrip())))
+    try:
+        source = generate(to_text(f), d.wrt.name, target, decls, hessian=d.order == 2, hvp=hvp)
+    except MatcalcError as e:
+        raise (e.with_source(text, where) if e.span is None else e) from None
+    ex.write(source.rstrip("\n"))
     return OK
 
 
@@ -192,8 +204,8 @@ def report(ex: Explorer, text: str, start: int) -> str:
     except MatcalcError as e:
         raise (e.with_source(text, where) if e.span is None else e) from None
     if getattr(document, "failed", False):
-        return ex.fail(f"wrote {written}: a {fmt} report of {ex.result.label}, in which some step FAILED its check")
-    ex.write(f"wrote {written}: a {fmt} report of {ex.result.label}")
+        return ex.fail(f"wrote {written} ({fmt.upper()} report of {ex.result.label}): some step FAILED its check")
+    ex.write(f"wrote {written} ({fmt.upper()} report of {ex.result.label})")
     return OK
 
 

@@ -47,6 +47,8 @@ class Result:
     node: Optional[Node]
     derivative: object = None
     f_label: str = "f"
+    function: str = ""              # diff, grad, hessian, jacobian or hvp
+    f_node: Optional[Node] = None   # the function differentiated (for hvp: f itself, not ⟨∇f, v⟩)
 
 
 def _superscript(k: int) -> str:
@@ -282,6 +284,7 @@ class Explorer:
 
     def derivative(self, text: str, function: str, spans: list, name_span: Optional[tuple]) -> str:
         d, label = self.compute(self.session, text, function, spans)
+        f_node = self.session.expression(text, spans[0])[0]
         head = self.label(function, d, label, text[spans[2][0]:spans[2][1]].strip() if function == "hvp" else "")
         name = text[name_span[0]:name_span[1]] if name_span else None
         if name is not None:
@@ -295,7 +298,7 @@ class Explorer:
 
             self.session.bind(name, d.node, note=source, rederive=rederive, text=text, span=name_span)
         self._print_derivative(d, head, name)
-        self.result = Result(name or head, d.node, d, label)
+        self.result = Result(name or head, d.node, d, label, function, f_node)
         self.session.last = d.node
         return OK
 
