@@ -131,6 +131,7 @@ class Session:
         self.definitions: dict[str, Node] = {}    # name -> IR, defined names inlined
         self.last: Optional[Node] = None          # the IR of ``_``
         self.log: list[Entry] = []
+        self.dims: set = set()                    # every dimension name in use
 
     # ------------------------------------------------------------------ state
 
@@ -139,11 +140,12 @@ class Session:
         other.reserved = self.reserved
         other.types, other.declared = dict(self.types), set(self.declared)
         other.definitions, other.last, other.log = dict(self.definitions), self.last, list(self.log)
+        other.dims = set(self.dims)
         return other
 
     def _become(self, other: "Session") -> None:
         self.types, self.declared, self.definitions = other.types, other.declared, other.definitions
-        self.last, self.log = other.last, other.log
+        self.last, self.log, self.dims = other.last, other.log, other.dims
 
     def environment(self) -> dict[str, Type]:
         """What a new statement may refer to: variables, and definitions as variables of their shape."""
@@ -165,8 +167,7 @@ class Session:
                 env[n] = type_of_shape(self.definitions[n].shape)
             elif n == LAST and self.last is not None:
                 env[n] = type_of_shape(self.last.shape)
-        dims = sorted({d for t in self.types.values() for d in t.dims if isinstance(d, str)}
-                      | {d for node in self.definitions.values() for d in node.shape if isinstance(d, str)})
+        dims = sorted(self.dims)
         for i in range(0, len(dims), 2):
             env[f" dims {i}"] = Type("matrix", tuple(dims[i:i + 2]) * (2 if i + 1 == len(dims) else 1))
         return env
@@ -214,6 +215,8 @@ class Session:
     def adopt(self, inferred: Mapping[str, Type]) -> None:
         """Make variables inferred by a statement part of the session."""
         self.types.update(inferred)
+        for t in inferred.values():
+            self._note(t.dims)
 
     def _statement(self, text: str, stmt) -> Outcome:
         if stmt.kind == "decl":
@@ -228,6 +231,7 @@ class Session:
                                  "choose another name for the definition", text, stmt.op_span)
             self.adopt(inferred)
             self.definitions[name] = node
+            self._note(node.shape)
             body_text = text[slice(*balanced_span(text, body.span))]
             uses_last = any(n == LAST for n in _names_in(text, body.span))
             saved = f"{name} = {_to_text(node) if uses_last else body_text}"
@@ -237,6 +241,9 @@ class Session:
         self.log.append(Entry("expression", None, text[slice(*balanced_span(text, body.span))],
                               tuple(inferred.items())))
         return Outcome("expression", None, node, None, inferred, stmt.span)
+
+    def _note(self, dims) -> None:
+        self.dims.update(d for d in dims if isinstance(d, str))
 
     def _check_free(self, name: str, text: str, span: tuple, verb: str) -> None:
         if name == LAST:
@@ -271,6 +278,7 @@ class Session:
             self._become(self._replayed(name, typ, text or name, span))
             return
         self.types[name] = typ
+        self._note(typ.dims)
         self.declared.add(name)
         self.log.append(Entry("declaration", name, f"{name}: {typ}"))
 
@@ -302,6 +310,7 @@ class Session:
             raise ParseError(f"{name} is already a variable ({name}: {self.types[name]}); "
                              "choose another name for the result", text or name, span)
         self.definitions[name] = node
+        self._note(node.shape)
         self.log.append(Entry("result", name, f"{name} = {_to_text(node)}", (), note, rederive))
 
     # ------------------------------------------------------------------ files

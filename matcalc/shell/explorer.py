@@ -298,7 +298,7 @@ class Explorer:
 
             self.session.bind(name, d.node, note=source, rederive=rederive, text=text, span=name_span)
         self._print_derivative(d, head, name)
-        self.result = Result(name or head, d.node, d, label, function, f_node)
+        self.result = Result(head, d.node, d, label, function, f_node)
         self.session.last = d.node
         return OK
 
