@@ -79,3 +79,17 @@ def test_history_across_two_runs(tmp_path):
     child.expect("41")  # the recalled line, drawn with highlighting escapes between its tokens
     send(child, "", "shape: scalar")
     assert leave(child) == 0
+
+
+def test_piped_session_file_end_to_end(tmp_path):
+    import subprocess
+    session = tmp_path / "seed.mc"
+    session.write_text("\n".join(SEED + ["d J / d w", "K = J + X*y", ":explain J y"]) + "\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path))
+    with session.open() as stdin:
+        done = subprocess.run([sys.executable, "-m", "matcalc", "repl"], stdin=stdin, capture_output=True,
+                              text=True, env=env, timeout=120)
+    assert done.returncode == 1  # one statement failed; the rest ran
+    assert "\x1b" not in done.stdout + done.stderr and PROMPT not in done.stdout
+    assert "∂J/∂w = " in done.stdout and "VERDICT: the shortcut is right" in done.stdout
+    assert done.stderr.startswith("line 6, column 10: ShapeError")
