@@ -398,3 +398,19 @@ def test_the_repl_modules_load_prompt_toolkit_only_for_the_terminal():
                          env={"PYTHONPATH": str(root), "PATH": ""})
     assert out.returncode == 0, out.stderr
     assert "prompt_toolkit" not in out.stdout
+
+
+def test_a_new_declaration_recomputes_named_results():
+    ex = explorer("J = norm2(X*w - y)^2", "G = d J / d X", "x: vector(n)", "x", "s = _'*x")
+    assert output(ex, "X: matrix(p,q)")[0] == OK
+    g = ex.session.definitions["G"]
+    assert g.shape == ("p", "q")
+    _, out, _ = output(ex, "d J / d X")
+    assert g == ex.session.last  # recomputed under the new type, not kept from the old one
+    assert "s" in ex.session.definitions
+
+
+def test_underscore_before_any_result_is_an_error_not_a_new_variable():
+    ex = explorer()
+    status, _, err = output(ex, "_ + 1")
+    assert status == FAILED and "no" in err and "_" not in ex.session.types

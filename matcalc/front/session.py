@@ -199,6 +199,10 @@ class Session:
         piece = text[start:end]
         try:
             names = _names_in(piece, (0, len(piece)))
+            if LAST in names and self.last is None:
+                at = _name_position(piece, LAST)
+                raise ParseError(f"{LAST} is the last result, and there is none yet (or it has no matrix form)",
+                                 piece, (at, at + 1))
             env = self._environment_for(names)
             program = parse_program(piece, env)
             if len(program.expressions) != 1 or program.definitions:
@@ -233,13 +237,14 @@ class Session:
             self.definitions[name] = node
             self._note(node.shape)
             body_text = text[slice(*balanced_span(text, body.span))]
-            uses_last = any(n == LAST for n in _names_in(text, body.span))
+            uses_last = LAST in _names_in(text, body.span)
             saved = f"{name} = {_to_text(node) if uses_last else body_text}"
             self.log.append(Entry("definition", name, saved, tuple(inferred.items())))
             return Outcome("definition", name, node, None, inferred, stmt.span)
         self.adopt(inferred)
-        self.log.append(Entry("expression", None, text[slice(*balanced_span(text, body.span))],
-                              tuple(inferred.items())))
+        uses_last = LAST in _names_in(text, body.span)
+        self.log.append(Entry("expression", None, _to_text(node) if uses_last else
+                              text[slice(*balanced_span(text, body.span))], tuple(inferred.items())))
         return Outcome("expression", None, node, None, inferred, stmt.span)
 
     def _note(self, dims) -> None:
@@ -294,6 +299,8 @@ class Session:
                 else:
                     fresh.run(entry.text)
             except MatcalcError as err:
+                if entry.kind == "expression":  # a query, not state: it no longer applies, that is all
+                    continue
                 raise ReplayError(f"declaring {name}: {typ} breaks '{entry.text}', which was typed "
                                          f"earlier: {err.message}", text, span) from None
         fresh.last = None
@@ -352,6 +359,13 @@ def _names_in(text: str, span: tuple) -> list[str]:
             found.append(node.head)
         stack.extend(a for a in getattr(node, "args", ()) if hasattr(a, "kind"))
     return found
+
+
+def _name_position(text: str, name: str) -> int:
+    """Where ``name`` first stands as a whole word in ``text``."""
+    import re
+    m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text)
+    return m.start() if m else 0
 
 
 def _to_text(node: Node) -> str:
