@@ -414,3 +414,12 @@ def test_underscore_before_any_result_is_an_error_not_a_new_variable():
     ex = explorer()
     status, _, err = output(ex, "_ + 1")
     assert status == FAILED and "no" in err and "_" not in ex.session.types
+
+
+def test_piped_mode_interrupted_exits_130():
+    class Interrupting(io.StringIO):
+        def __iter__(self):
+            yield "x: vector(n)\n"
+            raise KeyboardInterrupt
+    ex = explorer()
+    assert run_piped(Interrupting(), ex) == 130 and "interrupted" in ex.err.getvalue()

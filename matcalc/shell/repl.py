@@ -68,10 +68,14 @@ def inputs(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 
 
 def run_piped(stream: TextIO, explorer: Explorer) -> int:
-    """Every input of ``stream``; 1 if any failed, else 0 (``:quit`` stops early)."""
-    for line, text in inputs(stream):
-        if explorer.handle(text, line) == QUIT:
-            break
+    """Every input of ``stream``; 1 if any failed, else 0 (``:quit`` stops early; Ctrl-C: 130)."""
+    try:
+        for line, text in inputs(stream):
+            if explorer.handle(text, line) == QUIT:
+                break
+    except KeyboardInterrupt:
+        explorer.fail("interrupted")
+        return 130
     return 1 if explorer.failures else 0
 
 
