@@ -23,7 +23,7 @@ from matcalc.errors import MatcalcError, ParseError
 from matcalc.front.parser import Type, parse_syntax
 from matcalc.front.session import Session, balanced_span, variables_of
 from matcalc.ir.nodes import FUNCTIONS, Node
-from matcalc.shell.style import join_open_lines, pretty
+from matcalc.shell.style import ascii_text, join_open_lines, pretty
 
 OK, FAILED, QUIT = "ok", "failed", "quit"
 
@@ -94,12 +94,16 @@ class Explorer:
         return pretty(text) if self.unicode else text
 
     def write(self, text: str = "") -> None:
+        if not self.unicode:
+            text = ascii_text(text)
         self.out.write(text + "\n")
         self.out.flush()
 
     def fail(self, message: str) -> str:
         """Report a failure that has no position (a missing file, a missing last result)."""
         self.out.flush()
+        if not self.unicode:
+            message = ascii_text(message)
         self.err.write(("\x1b[31m" + message + "\x1b[0m" if self.color else message) + "\n")
         self.err.flush()
         return FAILED

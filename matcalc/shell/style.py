@@ -116,6 +116,18 @@ def pretty(text: str) -> str:
     return "".join(out)
 
 
+#: The mathematical symbols of matcalc's messages, spelled in ASCII (names, even Greek ones, stay).
+ASCII = str.maketrans({"∂": "d", "≈": "~", "×": "x", "—": "-", "–": "-", "·": "*", "⋅": "*", "ᵀ": "'",
+                       "⊙": ".*", "⊘": "./", "‖": "||", "²": "^2", "³": "^3", "⁴": "^4", "✓": "ok", "✗": "FAIL",
+                       "→": "->", "⟨": "<", "⟩": ">", "≤": "<=", "≥": ">=", "≠": "!=", "⊗": "(x)", "Σ": "sum",
+                       "δ": "delta", "⋆": "*", "⌊": "floor(", "⌋": ")", "…": "...", "′": "'", "−": "-"})
+
+
+def ascii_text(text: str) -> str:
+    """``text`` with the symbols of :data:`ASCII` spelled out (for ``--ascii``)."""
+    return text.translate(ASCII)
+
+
 # token type -> prompt_toolkit style class, for highlighting
 TOKEN_CLASSES = {
     "NAME": "name", "NUMBER": "number", "COMMENT": "comment", "ERROR": "error",
