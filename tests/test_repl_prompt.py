@@ -25,7 +25,7 @@ def drive(chunks, history=None, pause=0.12):
     with create_pipe_input() as pipe:
         def feed():
             for chunk in chunks:
-                time.sleep(pause)
+                time.sleep(pause if chunk != TAB else 0.5)  # a Tab read with other keys is not a completion
                 pipe.send_text(chunk)
                 if chunk == TAB:  # completion runs as a task of the event loop: let it finish
                     time.sleep(0.6)
@@ -89,3 +89,12 @@ def test_history_lives_in_the_xdg_data_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert history_path() == tmp_path / ".local" / "share" / "matcalc" / "history"
+
+
+def test_tab_completes_help_topics_and_declaration_types(tmp_path):
+    history = tmp_path / "history"
+    status, ex = drive([":help deriv", TAB, "\r", "v: vec", TAB, "(n)\r", CTRL_D], history=history)
+    assert ex.failures == 0, ex.err.getvalue()
+    typed = history.read_text()
+    assert "+:help derivatives\n" in typed and "+v: vector(n)\n" in typed
+    assert ex.session.types["v"].kind == "vector"

@@ -105,6 +105,13 @@ def _completer(explorer: Explorer):
                             yield Completion(":" + name, start_position=-len(head))
                     return
                 cmd = COMMANDS.get(head[1:])
+                if cmd is not None and cmd.name == "help":
+                    from matcalc.shell.commands import HELP_TOPICS
+                    word = rest.strip()
+                    for topic in list(HELP_TOPICS) + list(COMMANDS):
+                        if topic.startswith(word) and topic != word:
+                            yield Completion(topic, start_position=-len(word))
+                    return
                 if cmd is not None and cmd.paths:
                     yield from paths.get_completions(Document(rest.lstrip(), len(rest.lstrip())), complete_event)
                     return
