@@ -72,7 +72,6 @@ def test_a_line_is_applied_whole_or_not_at_all():
 
 
 def test_names_the_session_refuses():
-    s = session(*SEED)
     for line, fragment in [("X = w'*w", "already a variable"), ("J: scalar", "defined by '='"),
                            ("tr = w'*w", "function name"), ("_ = w", "last result"), ("diff: scalar", "function")]:
         s2 = Session(reserved={"diff"})

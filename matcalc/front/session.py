@@ -147,14 +147,6 @@ class Session:
         self.types, self.declared, self.definitions = other.types, other.declared, other.definitions
         self.last, self.log, self.dims = other.last, other.log, other.dims
 
-    def environment(self) -> dict[str, Type]:
-        """What a new statement may refer to: variables, and definitions as variables of their shape."""
-        env = dict(self.types)
-        env.update((n, type_of_shape(node.shape)) for n, node in self.definitions.items())
-        if self.last is not None:
-            env[LAST] = type_of_shape(self.last.shape)
-        return env
-
     def _environment_for(self, names: Iterable[str]) -> dict[str, Type]:
         """The environment restricted to ``names`` (so a line costs what the line costs, not what the
         session does), plus every dimension name the session uses, carried by entries whose keys
@@ -171,12 +163,6 @@ class Session:
         for i in range(0, len(dims), 2):
             env[f" dims {i}"] = Type("matrix", tuple(dims[i:i + 2]) * (2 if i + 1 == len(dims) else 1))
         return env
-
-    def bindings(self) -> dict[str, Node]:
-        out = dict(self.definitions)
-        if self.last is not None:
-            out[LAST] = self.last
-        return out
 
     def names(self) -> list[str]:
         """Every name the session knows: variables, then definitions."""
