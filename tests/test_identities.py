@@ -27,9 +27,6 @@ from matcalc.simplify import SIMPLIFY_RULES, simplify
 
 #: Rules that state no identity, and why.  Keep this short: a rule that computes something has one.
 WITHOUT_IDENTITY = {
-    "d_constant": "never called: differential() seeds each variable's differential and skips leaves",
-    "d_pow": "a dispatcher: SELECTORS['pow'] picks d_scalar_pow, d_matrix_power or d_norm2_squared",
-    "d_function": "a dispatcher: SELECTORS picks d_elementwise, d_log, d_sqrt, d_log1p_exp or d_log_softmax",
     "adjoint_unsupported": "raises NotMatrixForm (vec, kron): no matrix form, the index form takes over",
     "vec_unsupported": "raises NotMatrixForm (diag, kron): no Kronecker form, the index form takes over",
     "trace_of_scalar": "never fires: tr of a 1×1 argument is a ShapeError in make() and in the language",

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from matcalc.derivation import identities, identity
+from matcalc.derivation import Step, identities, identity, rule_for
 from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
-from matcalc.ir.nodes import ALL_OPS, Node, Var, op_of, postorder
+from matcalc.ir.nodes import ELEMENTWISE, OPS, Node, Var, op_of, postorder
 from matcalc.ir.shapes import is_scalar, is_vector
-from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 DIFF_RULES: dict[str, Callable] = {}
 
 
 rule = registrar(DIFF_RULES)
-
-
-@rule("var", "num", "eye", "fill")
-def d_constant(node, d, dof):
-    """dC = 0 for a constant; the variable's own differential is seeded by differential()."""
-    return None
 
 
 @rule("add")
@@ -161,13 +154,8 @@ def d_norm2_squared(node, d, dof):
     return None if da is None else times(num(2), inner(a, da))
 
 
-@rule("pow")
-def d_pow(node, d, dof):
-    """d(a^p) for scalars, ‖a‖₂², and integer powers of a square matrix: see the three rules."""
-    return select_pow(node)(node, d, dof)
-
-
 def select_pow(node):
+    """d(a^p) for scalars, ‖a‖₂², and integer powers of a square matrix: one of three rules."""
     a, p = node.args
     if op_of(a) == "norm2" and op_of(p) == "num" and p.value == 2:
         return d_norm2_squared
@@ -188,7 +176,6 @@ def _matrix_power(a: Node, k: int) -> Optional[Node]:
 
 _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "exp": lambda node, a: node,
-    "log": None,  # d_log
     "sin": lambda node, a: apply("cos", a),
     "cos": lambda node, a: apply("neg", apply("sin", a)),
     "tan": lambda node, a: apply("add", num(1), apply("epow", node, num(2))),
@@ -196,7 +183,6 @@ _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "arcsin": lambda node, a: apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2))))),
     "arccos": lambda node, a: apply("neg", apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2)))))),
     "arctan": lambda node, a: apply("ediv", num(1), apply("add", num(1), apply("epow", a, num(2)))),
-    "sqrt": None,  # d_sqrt
     "abs": lambda node, a: apply("sign", a),
     "sign": lambda node, a: None,
     "step": lambda node, a: None,
@@ -262,6 +248,7 @@ def d_log_softmax(node, d, dof):
 
 
 def select_elementwise(node):
+    """d f(A) for an elementwise f: d_elementwise, or d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
     a = node.args[0]
     if node.op == "log":
         if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
@@ -270,13 +257,8 @@ def select_elementwise(node):
     return d_sqrt if node.op == "sqrt" else d_elementwise
 
 
-@rule(*_ELEMENTWISE_DERIVATIVE)
-def d_function(node, d, dof):
-    """d f(A) for an elementwise f: see d_elementwise, d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
-    return select_elementwise(node)(node, d, dof)
-
-
-SELECTORS = {op: select_elementwise for op in _ELEMENTWISE_DERIVATIVE}
+#: Ops whose rule depends on the node: the selector picks one of several rules, each with its identity.
+SELECTORS = {op: select_elementwise for op in ELEMENTWISE}
 SELECTORS["pow"] = select_pow
 
 
@@ -374,7 +356,10 @@ def d_kron(node, d, dof):
     return plus(left, right)
 
 
-assert set(DIFF_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(DIFF_RULES)
+# every op has exactly one of a rule or a selector; leaves have neither (a variable's differential
+# is seeded by differential(), a constant's is 0)
+assert set(DIFF_RULES) | set(SELECTORS) == set(OPS) and not set(DIFF_RULES) & set(SELECTORS), \
+    set(OPS) ^ (set(DIFF_RULES) | set(SELECTORS))
 
 
 def direction(x: Var, taken: set[str], index: int = 0) -> Var:
@@ -414,6 +399,6 @@ def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None, order: 
         fn = SELECTORS[op](node) if op in SELECTORS else DIFF_RULES[op]
         out = diffs[id(node)] = fn(node, kids, dof)
         if out is not None and steps is not None:
-            steps.append(Step("differential", rule_of(fn), order, node, out, check="differential",
+            steps.append(Step("differential", rule_for(fn, op), order, node, out, check="differential",
                               wrt=x, direction=dx))
     return diffs[id(f)]

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from matcalc.derivation import identity
+from matcalc.derivation import Step, identity, rule_of
 from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
 from matcalc.errors import UnsupportedError
 from matcalc.ir.nodes import Node, Num, Var, op_of, postorder
 from matcalc.ir.shapes import dim_product, is_scalar, make
-from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
