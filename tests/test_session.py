@@ -179,3 +179,9 @@ def test_expression_rejects_statements():
     for text in ("x = 1", "x: vector(n)", "x; y"):
         with pytest.raises(ParseError, match="one expression"):
             Session().expression(text)
+
+
+def test_the_parsers_reasons_for_inferred_types_are_kept_where_it_gives_them():
+    s = session("K = A*x - b")
+    program = parse_program("K = A*x - b")
+    assert s.reasons == {n: r for n, r in (getattr(program, "inferred", None) or {}).items() if r}

@@ -132,6 +132,7 @@ class Session:
         self.last: Optional[Node] = None          # the IR of ``_``
         self.log: list[Entry] = []
         self.dims: set = set()                    # every dimension name in use
+        self.reasons: dict[str, str] = {}         # why an inferred variable got its type, where the parser says
 
     # ------------------------------------------------------------------ state
 
@@ -140,12 +141,12 @@ class Session:
         other.reserved = self.reserved
         other.types, other.declared = dict(self.types), set(self.declared)
         other.definitions, other.last, other.log = dict(self.definitions), self.last, list(self.log)
-        other.dims = set(self.dims)
+        other.dims, other.reasons = set(self.dims), dict(self.reasons)
         return other
 
     def _become(self, other: "Session") -> None:
         self.types, self.declared, self.definitions = other.types, other.declared, other.definitions
-        self.last, self.log, self.dims = other.last, other.log, other.dims
+        self.last, self.log, self.dims, self.reasons = other.last, other.log, other.dims, other.reasons
 
     def _environment_for(self, names: Iterable[str]) -> dict[str, Type]:
         """The environment restricted to ``names`` (so a line costs what the line costs, not what the
@@ -196,6 +197,8 @@ class Session:
         except MatcalcError as err:
             raise relocate(err, text, start, (start, max(end, start + 1))) from None
         inferred = {n: t for n, t in program.declarations.items() if n not in env and n not in self.types}
+        why = getattr(program, "inferred", None) or {}
+        self.reasons.update((n, why[n]) for n in inferred if why.get(n))
         bound = self.definitions
         used = {n: bound[n] for n in names if n in bound}
         if LAST in names and self.last is not None:

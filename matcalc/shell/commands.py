@@ -219,7 +219,8 @@ def vars_(ex: Explorer, text: str, start: int) -> str:
     from matcalc.shell.explorer import shape_words
     width = max(len(n) for n in s.names())
     for n, t in s.types.items():
-        ex.write(f"{n:<{width}}  {str(t):<16} {'declared' if n in s.declared else 'inferred'}")
+        how = "declared" if n in s.declared else "inferred" + (f" ({s.reasons[n]})" if n in s.reasons else "")
+        ex.write(f"{n:<{width}}  {str(t):<16} {how}")
     results = {e.name for e in s.log if e.kind == "result"}
     for n, node in s.definitions.items():
         what = "result" if n in results else "defined"

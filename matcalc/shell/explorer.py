@@ -200,11 +200,10 @@ class Explorer:
     def _show_outcome(self, o) -> None:
         if o.kind == "declaration":
             return
-        inferred = ", ".join(f"{n}: {t}" for n, t in o.inferred.items())
         if o.kind == "definition":
             self.write(f"{o.name}: {shape_words(o.node.shape)}")
-            if inferred:
-                self.write(f"  inferred {inferred}")
+            if o.inferred:  # :vars says why, where the parser records it
+                self.write("  inferred " + ", ".join(f"{n}: {t}" for n, t in o.inferred.items()))
             return
         from matcalc.printing.text import to_text_shared
         self.write(self.show(to_text_shared(o.node)))
