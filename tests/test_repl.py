@@ -218,6 +218,10 @@ def test_explain_of_an_expression_and_its_errors():
     assert status == OK and "VERDICT" in out
     status, _, err = output(ex, ":explain J")
     assert status == FAILED and "usage" in err
+    output(ex, "d J / d y")
+    status, alone, _ = output(ex, ":explain")  # the last derivative
+    _, explicit, _ = output(ex, ":explain J y")
+    assert status == OK and alone == explicit
 
 
 def test_cli_explain_shows_the_same_view(capsys):

@@ -66,7 +66,7 @@ def _derivative(ex: Explorer, what: str):
 
 # ------------------------------------------------------------------------------ the commands
 
-@command("explain", ":explain f x", "the true derivation of ∂f/∂x and the dimension-consistency shortcut "
+@command("explain", ":explain [f x]", "the true derivation of ∂f/∂x and the dimension-consistency shortcut "
          "side by side, with the verdict")
 def explain(ex: Explorer, text: str, start: int) -> str:
     from matcalc.consistency.explain import shortcut
@@ -74,21 +74,27 @@ def explain(ex: Explorer, text: str, start: int) -> str:
 
     rest = text[start:].rstrip()
     m = re.search(r"\s(\S+)$", rest)
-    if not rest or m is None:
-        raise ParseError("usage: :explain f x, e.g. :explain J X", text, (start, max(len(text), start + 1)))
-    f_span, x_span = (start, start + m.start()), (start + m.start(1), start + m.end(1))
-    f, new = ex.session.expression(text, f_span)
-    if new:
-        raise ParseError(f"{', '.join(new)} not known to this session: declare or define it first", text, f_span)
-    x = ex.wrt(ex.session, text, x_span)
+    last = ex.result.derivative if ex.result is not None else None
+    if not rest and last is not None and last.order == 1:  # :explain alone: the last derivative
+        f, x, label = last.f.node, last.wrt.name, ex.result.f_label
+        f_span = (start, start + 1)
+    else:
+        if not rest or m is None:
+            raise ParseError("usage: :explain f x, e.g. :explain J X (or :explain alone, after a derivative)",
+                             text, (start, max(len(text), start + 1)))
+        f_span, x_span = (start, start + m.start()), (start + m.start(1), start + m.end(1))
+        f, new = ex.session.expression(text, f_span)
+        if new:
+            raise ParseError(f"{', '.join(new)} not known to this session: declare or define it first", text, f_span)
+        x = ex.wrt(ex.session, text, x_span)
+        label = text[f_span[0]:f_span[1]].strip()
     try:
         r = shortcut(f, x, dict(ex.session.types))
     except MatcalcError as e:
         raise e.with_source(text, f_span) if e.span is None else e
     ex.write(side_by_side(r, ex.width(), ex.show))
     from matcalc.shell.explorer import Result
-    label = text[f_span[0]:f_span[1]].strip()
-    ex.result = Result(f"∂{label}/∂{x}", r.truth.node, r.truth, label)
+    ex.result = Result(f"∂{label}/∂{x}", r.truth.node, r.truth, label, "diff", f)
     ex.session.last = r.truth.node
     return OK
 
