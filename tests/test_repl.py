@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings, strategies as st
 
 import matcalc
 from matcalc.front.parser import parse_program
@@ -435,3 +435,19 @@ def test_ascii_output_is_ascii(monkeypatch, capsys):
     out = capsys.readouterr().out
     symbols = set(re.sub(r"[ω]", "", out)) - set(map(chr, range(128)))
     assert not symbols, symbols
+
+
+PIECES = ["J", "X", "w", "y", "_", "G", "d", " ", "(", ")", "*", "+", "-", "'", "^2", ",", "=", ":", ";", "/",
+          "d J / d X", "grad(", "hessian(", "hvp(", "diff(", "jacobian(", "norm2(", "tr(", "vector(n)", "2", "0",
+          ":explain ", ":steps", ":check", ":latex", ":vars", ":help ", ":code ", "\n", "ω",
+          "x", "inv(", "matrix(", "scalar", ".*", "#", "?", "é"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+@settings(max_examples=150, deadline=None)
+def test_no_input_ends_the_session_or_escapes_as_an_internal_error(text):
+    ex = explorer(*SEED)
+    status = ex.handle(text)
+    assert status in (OK, FAILED, QUIT)
+    assert "internal error" not in ex.err.getvalue(), (text, ex.err.getvalue())
+    assert ex.handle("d J / d w") == OK  # and the session still works
