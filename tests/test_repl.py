@@ -401,7 +401,7 @@ def test_the_repl_modules_load_prompt_toolkit_only_for_the_terminal():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root,
                          env={"PYTHONPATH": str(root), "PATH": ""})
     assert out.returncode == 0, out.stderr
-    assert "prompt_toolkit" not in out.stdout
+    assert "prompt_toolkit" not in out.stdout and "sympy" not in out.stdout
 
 
 def test_a_new_declaration_recomputes_named_results():
