@@ -2,9 +2,9 @@
 
 A REPL (or a loaded file) adds statements one at a time.  Re-parsing everything typed so far on
 every line would make each line slower than the last and would point carets into a text the user
-never sees.  So each statement is parsed alone, with the session's variables passed in as
-declarations and its definitions passed in as variables of their shape; the defined names in the
-new IR are then replaced by the IR they stand for.  Kinds and dimensions inferred for a new name
+never sees.  So each statement is parsed alone by the front end's ``parse_statements``, on top of
+just the names it uses: the session's variables as typed ``Var``s, its definitions as their IR
+(shared, never parsed again).  Kinds and dimensions inferred for a new name
 become part of the session and stay fixed, so inference only ever works on the line just typed,
 and every error's span points into that line (or, for a loaded file, into the file).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional
 
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.front.parser import Type, parse_program, parse_syntax
+from matcalc.front.parser import Type, parse_program, parse_statements, parse_syntax, type_of_var
 from matcalc.ir.nodes import FUNCTIONS, Node, Op, Var, fold, variables
 
 #: Names the language gives a meaning, which a session cannot rebind.
@@ -148,23 +148,6 @@ class Session:
         self.types, self.declared, self.definitions = other.types, other.declared, other.definitions
         self.last, self.log, self.dims, self.reasons = other.last, other.log, other.dims, other.reasons
 
-    def _environment_for(self, names: Iterable[str]) -> dict[str, Type]:
-        """The environment restricted to ``names`` (so a line costs what the line costs, not what the
-        session does), plus every dimension name the session uses, carried by entries whose keys
-        no text can name, so that inference never gives a new dimension a name already taken."""
-        env: dict[str, Type] = {}
-        for n in names:
-            if n in self.types:
-                env[n] = self.types[n]
-            elif n in self.definitions:
-                env[n] = type_of_shape(self.definitions[n].shape)
-            elif n == LAST and self.last is not None:
-                env[n] = type_of_shape(self.last.shape)
-        dims = sorted(self.dims)
-        for i in range(0, len(dims), 2):
-            env[f" dims {i}"] = Type("matrix", tuple(dims[i:i + 2]) * (2 if i + 1 == len(dims) else 1))
-        return env
-
     def names(self) -> list[str]:
         """Every name the session knows: variables, then definitions."""
         return list(self.types) + [n for n in self.definitions if n not in self.types]
@@ -181,7 +164,12 @@ class Session:
 
     def expression(self, text: str, span: Optional[tuple] = None) -> tuple[Node, dict]:
         """The IR of the expression ``text[span]`` in this session, and the variables it would
-        introduce (not added: :meth:`adopt` does that).  Errors point into ``text``."""
+        introduce (not added: :meth:`adopt` does that).  Errors point into ``text``.
+
+        The front end's :func:`~matcalc.front.parser.parse_statements` reads it on top of what it
+        uses: its variables as typed ``Var``s and its definitions (and ``_``) as their IR, which is
+        not parsed again; the session's dimension names go along as declarations no text can
+        name, so that a new dimension is never given a name already taken."""
         start, end = balanced_span(text, span) if span is not None else (0, len(text))
         piece = text[start:end]
         try:
@@ -190,20 +178,41 @@ class Session:
                 at = _name_position(piece, LAST)
                 raise ParseError(f"{LAST} is the last result, and there is none yet (or it has no matrix form)",
                                  piece, (at, at + 1))
-            env = self._environment_for(names)
-            program = parse_program(piece, env)
-            if len(program.expressions) != 1 or program.definitions:
+            stmts = parse_statements(piece, self._known(names), self._dimension_carriers())
+            if len(stmts) != 1 or stmts[0].kind != "expression":
                 raise ParseError("expected one expression here", piece, (0, len(piece)))
         except MatcalcError as err:
             raise relocate(err, text, start, (start, max(end, start + 1))) from None
-        inferred = {n: t for n, t in program.declarations.items() if n not in env and n not in self.types}
-        why = getattr(program, "inferred", None) or {}
-        self.reasons.update((n, why[n]) for n in inferred if why.get(n))
-        bound = self.definitions
-        used = {n: bound[n] for n in names if n in bound}
+        (stmt,) = stmts
+        inferred = {n: type_of_var(v) for n, v in stmt.variables.items() if n not in self.types}
+        self.reasons.update((n, r) for n, r in (stmt.inferred or {}).items() if r and n in inferred)
+        # a definition that is a bare variable (u = v) went in as a variable of its own name
+        plain = {n: node for n, node in self._bound(names).items() if isinstance(node, Var)}
+        return substitute(stmt.node, plain), inferred
+
+    def _bound(self, names: Iterable[str]) -> dict:
+        out = {n: self.definitions[n] for n in names if n in self.definitions and n not in self.types}
         if LAST in names and self.last is not None:
-            used[LAST] = self.last
-        return substitute(program.expressions[0], used), inferred
+            out[LAST] = self.last
+        return out
+
+    def _known(self, names: Iterable[str]) -> dict:
+        """What ``names`` stand for: a typed variable, or the IR of a definition or of ``_``."""
+        known: dict = {}
+        for n in names:
+            if n in self.types:
+                t = self.types[n]
+                known[n] = Var(n, t.shape(), t.kind)
+        for n, node in self._bound(names).items():
+            # the front end reads a Var in ``known`` as a variable: a definition u = v goes in as a
+            # variable u of v's type, and is replaced by v afterwards
+            known[n] = Var(n, node.shape, node.kind) if isinstance(node, Var) else node
+        return known
+
+    def _dimension_carriers(self) -> dict:
+        dims = sorted(self.dims)
+        return {f" dims {i}": Type("matrix", tuple(dims[i:i + 2]) * (2 if i + 1 == len(dims) else 1))
+                for i in range(0, len(dims), 2)}
 
     def adopt(self, inferred: Mapping[str, Type]) -> None:
         """Make variables inferred by a statement part of the session."""
