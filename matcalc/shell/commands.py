@@ -265,14 +265,15 @@ def conv(ex: Explorer, text: str, start: int) -> str:
         raise ParseError(f":conv: {e}", text, (start, len(text))) from None
     parser = _conv_parser()
     buffer = io.StringIO()
+    status = 0
     try:
         with contextlib.redirect_stdout(buffer):
             args = parser.parse_args(argv)
-            run(args)
+            status = run(args)
     except _HelpShown:
         pass
     ex.write(buffer.getvalue().rstrip("\n"))
-    return OK
+    return OK if not status else ex.fail(":conv: a derivation step failed its check (marked above)")
 
 
 @command("save", ":save file.mc", "write the session (declarations, definitions, named results) as plain "
