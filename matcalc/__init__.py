@@ -7,5 +7,14 @@ from matcalc.expr import Expr, parse
 from matcalc.front.parser import parse_program
 
 __all__ = ["Expr", "parse", "parse_program", "diff", "gradient", "jacobian", "hessian", "check", "Derivative", "shortcut", "ShortcutResult",
-           "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "EvaluationError"]
+           "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "EvaluationError",
+           "codegen"]  # matcalc.compile too, but not in a star import: it would shadow the builtin compile
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``matcalc.codegen`` and ``matcalc.compile`` load the code generator on first use."""
+    if name in ("codegen", "compile"):
+        from matcalc.generate import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'matcalc' has no attribute {name!r}")

@@ -21,7 +21,7 @@ from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
 from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.numeric.evaluate import bind, evaluate_node, to_user
+from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
@@ -92,7 +92,8 @@ class Derivative:
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
-        value = evaluate_node(self.node, values)
+        from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
+        value = evaluate_planned(self.node, values)
         if self.form == "vec":
             return unvec(value, self.of_shape, self.wrt.shape, values)
         return to_user(self.node, value)

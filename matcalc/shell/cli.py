@@ -181,6 +181,11 @@ def _conv(args) -> int:
     return run(args)
 
 
+_gen = lambda: __import__("matcalc.generate.cli", fromlist=["run"])  # noqa: E731  (loads on use)
+command("codegen", "generate NumPy, JAX or torch code: value and gradient, Hessian, Hessian-vector product",
+        lambda p: _gen().add_arguments(p))(lambda args: _gen().run(args))
+
+
 def inferred_lines(e) -> list:
     """The types of the undeclared variables, each with how it was inferred (none when all were declared)."""
     if not e.inferred:
