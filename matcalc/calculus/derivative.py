@@ -255,7 +255,7 @@ def _identified(raw: Node, steps: list, name: str, form: str, canonical) -> tupl
     steps.append(Step("identified", "identification", None, raw if trace else final, name))
     if trace:
         for rule, before, after in trace:
-            steps.append(Step("simplified", rule, before, after))
+            steps.append(Step("simplified", rule.__name__, before, after))
         steps.append(Step("result", "simplification", None, final, name))
     return final, form
 

@@ -405,6 +405,37 @@ def _right_factor(node: Node):
     return None
 
 
+def _left_spine(node: Node) -> list:
+    """The left spine of a product: [node, node.args[0], …] while each is a ``mul`` (iterative)."""
+    spine = [node]
+    while op_of(spine[-1]) == "mul":
+        spine.append(spine[-1].args[0])
+    return spine
+
+
+def _left_key(node: Node):
+    """(first factor, shape of the rest) as :func:`_left_factor` splits ``node``, without building
+    the rest; None if it does not split.  Iterative down the product's left spine."""
+    if op_of(node) != "mul":
+        return None
+    a, b = node.args
+    if is_scalar(node.shape) or is_scalar(b.shape):
+        return None
+    if is_scalar(a.shape):
+        inner = _left_key(b)
+        return (b, a.shape) if inner is None else (inner[0], (inner[0].shape[1], node.shape[1]))
+    cur = node
+    while True:
+        x = cur.args[0]
+        if op_of(x) == "mul" and not is_scalar(x.shape) and not is_scalar(x.args[1].shape):
+            if is_scalar(x.args[0].shape):
+                first = _left_key(x)[0]
+                return first, (first.shape[1], node.shape[1])
+            cur = x
+            continue
+        return x, (x.shape[1], node.shape[1])
+
+
 def _left_factor(node: Node, rb):
     """(first factor, rest) of a matrix product, re-associating (AB)C as A(BC); a scalar factor s
     rides with the rest: s·(A·B) gives (A, s·B) and s·A gives (A, s)."""
@@ -416,50 +447,62 @@ def _left_factor(node: Node, rb):
     if is_scalar(a.shape):
         inner = _left_factor(b, rb)
         return (b, a) if inner is None else (inner[0], rb("mul", a, inner[1]))
-    if op_of(a) == "mul":
-        inner = _left_factor(a, rb)
-        if inner is not None:
-            return inner[0], rb("mul", inner[1], b)
-    return a, b
+    # the left spine, iteratively: node = (…((f·r_k)·r_{k-1})…)·r_1
+    rests = []
+    cur = node
+    while True:
+        x, y = cur.args
+        if op_of(x) == "mul" and not is_scalar(x.shape) and not is_scalar(x.args[1].shape):
+            if is_scalar(x.args[0].shape):
+                first, rest = _left_factor(x, rb)
+                rests.append(y)
+                break
+            rests.append(y)
+            cur = x
+            continue
+        first, rest = x, y
+        break
+    for r in reversed(rests):
+        rest = rb("mul", rest, r)
+    return first, rest
 
 
 def _lead_scalar(node: Node, rb):
     """(s, rest) for a matrix product whose leftmost factor is a non-number scalar s, else None."""
     if op_of(node) != "mul" or is_scalar(node.shape):
         return None
-    a, b = node.args
-    if is_scalar(a.shape) and not _num(a):
-        return a, b
-    inner = _lead_scalar(a, rb) if op_of(a) == "mul" else None
-    return None if inner is None else (inner[0], rb("mul", inner[1], b))
+    spine = _left_spine(node)
+    for k, n in enumerate(spine[:-1]):
+        if is_scalar(n.shape) or op_of(n) != "mul":
+            return None
+        a = n.args[0]
+        if is_scalar(a.shape) and not _num(a):
+            rest = n.args[1]
+            for m in reversed(spine[:k]):
+                rest = rb("mul", rest, m.args[1])
+            return a, rest
+        if op_of(a) != "mul":
+            return None
+    return None
 
 
-def _factor_pair(x: tuple, y: tuple, shape, rb):
-    """c·A·B and d·A·C → A·(c·B + d·C) (left factor), or likewise on the right, or a common
-    scalar factor s·B ± s·C → s·(B ± C); None if none."""
-    (cx, tx), (cy, ty) = x, y
-    sx, sy = _lead_scalar(tx, rb), _lead_scalar(ty, rb)
-    if sx and sy and sx[0] == sy[0] and sx[1].shape == sy[1].shape:
-        return rb("mul", sx[0], _rebuild([(cx, sx[1]), (cy, sy[1])], sx[1].shape, rb))
-    rx, ry = _right_factor(tx), _right_factor(ty)
-    if rx and ry and rx[1] == ry[1] and rx[0].shape == ry[0].shape:
-        inner = _rebuild([(cx, rx[0]), (cy, ry[0])], rx[0].shape, rb)
-        return rb("mul", inner, rx[1])
-    lx, ly = _left_factor(tx, rb), _left_factor(ty, rb)
-    if lx and ly and lx[0] == ly[0] and lx[1].shape == ly[1].shape:
-        inner = _rebuild([(cx, lx[1]), (cy, ly[1])], lx[1].shape, rb)
-        return rb("mul", lx[0], inner)
-    for (c1, t1), (c2, t2), first in ((x, y, True), (y, x, False)):   # A·B ± A → A·(B ± I)
-        f = _left_factor(t1, rb)
-        if f and f[0] == t2 and f[1].shape[0] == f[1].shape[1] and op_of(f[1]) != "eye":
-            from matcalc.ir.build import eye
-            pair = [(c1, f[1]), (c2, eye(f[1].shape[0]))]
-            return rb("mul", t2, _rebuild(pair if first else pair[::-1], f[1].shape, rb))
+def _lead_key(node: Node):
+    """The leading non-number scalar factor of a matrix product (as :func:`_lead_scalar`), or None."""
+    if op_of(node) != "mul" or is_scalar(node.shape):
+        return None
+    n = node
+    while op_of(n) == "mul" and not is_scalar(n.shape):
+        a = n.args[0]
+        if is_scalar(a.shape) and not _num(a):
+            return a
+        n = a
     return None
 
 
 def _rebuild(terms: list, shape, rb) -> Node:
-    """Σ cᵢ·tᵢ, a positive term first, written with + and −."""
+    """Σ cᵢ·tᵢ, a positive term first, written with + and −.  The chain is built as is and only
+    its root simplified: the terms are already simple and distinct, so the partial sums need no
+    collecting (collecting each of them made an N-term sum cost N²)."""
     terms = [(c, t) for c, t in terms if c != 0]
     if not terms:
         return _zero(shape)
@@ -467,16 +510,109 @@ def _rebuild(terms: list, shape, rb) -> Node:
     terms = [terms[first]] + terms[:first] + terms[first + 1:]
     c, t = terms[0]
     acc = _scaled(c, t, shape, rb)
+    if len(terms) == 1:
+        return acc
     for c, t in terms[1:]:
-        acc = rb("sub", acc, _scaled(-c, t, shape, rb)) if c < 0 else rb("add", acc, _scaled(c, t, shape, rb))
-    return acc
+        acc = make("sub", acc, _scaled(-c, t, shape, rb)) if c < 0 else make("add", acc, _scaled(c, t, shape, rb))
+    return rb.simplified(acc)
+
+
+def _factor_keys(term: Node):
+    """The factors ``term`` could share with another term, in the order they are tried: a leading
+    scalar, the last matrix factor, the first matrix factor (each with the shape of what remains)."""
+    keys = []
+    s = _lead_key(term)
+    if s is not None:
+        keys.append(("lead", s, term.shape))
+    r = _right_factor(term)
+    if r is not None:
+        keys.append(("right", r[1], r[0].shape))
+    left = _left_key(term)
+    if left is not None:
+        keys.append(("left", left[0], left[1]))
+    return keys
+
+
+def _factor_all(items: list, rb) -> tuple:
+    """Take common factors out of a collected sum [(c, term)], with an index from each factor to
+    the terms that have it (no pairwise search): every term sharing a factor with the term being
+    looked at is grouped at once, A·B + A·C + A·D → A·(B + C + D).  Returns (items, changed)."""
+    from matcalc.ir.build import eye
+    alive = [c != 0 and t is not None for c, t in items]   # may share a factor
+    dead = [False] * len(items)                            # merged into a factored term
+    pos = list(range(len(items)))
+    items = list(items)
+    index: dict = {}
+    whole: dict = {}
+    keys_of: list = []
+
+    def enter(i):
+        c, t = items[i]
+        ks = _factor_keys(t) if alive[i] else []
+        keys_of.append(ks)
+        for k in ks:
+            index.setdefault(k, []).append(i)
+        if alive[i]:
+            whole.setdefault(t, []).append(i)
+
+    for i in range(len(items)):
+        enter(i)
+    changed = False
+    i = 0
+    while i < len(items):
+        if not alive[i]:
+            i += 1
+            continue
+        merged = None
+        for key in keys_of[i]:
+            lst = index[key]
+            lst[:] = [j for j in lst if alive[j]]
+            members = [j for j in lst if j != i]
+            kind, factor, rest_shape = key
+            extra = []   # A·B ± A → A·(B ± I), s·A ± A → (s ± 1)·A
+            if kind == "left" and rest_shape[0] == rest_shape[1]:
+                extra = [j for j in whole.get(factor, ()) if alive[j] and j != i]
+            if not members and not extra:
+                continue
+            group = sorted([i] + members)
+            if kind == "lead":
+                parts = [(items[j][0], _lead_scalar(items[j][1], rb)[1]) for j in group]
+                merged = rb("mul", factor, _rebuild(parts, rest_shape, rb))
+            elif kind == "right":
+                parts = [(items[j][0], items[j][1].args[0]) for j in group]
+                merged = rb("mul", _rebuild(parts, rest_shape, rb), factor)
+            else:
+                parts = [(items[j][0], _left_factor(items[j][1], rb)[1]) for j in group]
+                unit = Num(1) if is_scalar(rest_shape) else eye(rest_shape[0])
+                parts += [(items[j][0], unit) for j in extra]
+                group = sorted(group + extra)
+                merged = rb("mul", factor, _rebuild(parts, rest_shape, rb))
+            break
+        if merged is None:
+            i += 1
+            continue
+        changed = True
+        for j in group:
+            alive[j] = False
+            dead[j] = True
+        items.append((1, merged))
+        alive.append(True)
+        dead.append(False)
+        pos.append(min(pos[j] for j in group))
+        enter(len(items) - 1)
+        i += 1
+    out = sorted((pos[k], k) for k in range(len(items)) if not dead[k])
+    return [items[k] for _, k in out], changed
 
 
 @rewrites("add", "sub")
 def collect_sum(node, rb):
     """Σ cᵢ·Tᵢ with like terms collected (c·T + d·T → (c + d)·T, so A + A → 2A and A − A → 0)
     and common factors taken out (AB + AC → A(B + C), BA + CA → (B + C)A), over the whole sum:
-    factor, never expand."""
+    factor, never expand.  Terms are hashed by their non-numeric part and collected in one
+    pass; factors are found through an index from factor to terms."""
+    if rb.interior(node):
+        return None
     terms = _signed_terms(node, rb)
     merged: dict = {}
     for c, t in terms:
@@ -484,21 +620,8 @@ def collect_sum(node, rb):
         merged[key] = (merged[key][0] + c, t) if key in merged else (c, t)
     items = [(c, t) for c, t in merged.values()]
     changed = len(items) != len(terms)
-    again = True
-    while again:
-        again = False
-        for i in range(len(items)):
-            for j in range(i + 1, len(items)):
-                if items[i][1] is None or items[j][1] is None or items[i][0] == 0 or items[j][0] == 0:
-                    continue
-                joint = _factor_pair(items[i], items[j], node.shape, rb)
-                if joint is not None:
-                    items = items[:i] + [(1, joint)] + items[i + 1:j] + items[j + 1:]
-                    changed = again = True
-                    break
-            if again:
-                break
-    if not changed:
+    items, factored = _factor_all(items, rb)
+    if not (changed or factored):
         return None
     out = _rebuild(items, node.shape, rb)
     return None if out == node else out
@@ -761,55 +884,95 @@ def transposes_of_powers(node, rb):
 
 
 
+def budget_exhausted(node, rb):
+    """The rewrite budget ran out here: ``node`` is returned as it stands (equal in value, maybe
+    not in normal form).  Recorded as a step (rule, node, node), never a silent return."""
+    return None
+
+
 class Simplifier:
-    """One simplification pass; ``trace`` (a list, or None) receives (rule, before, after)."""
+    """One simplification pass; ``trace`` (a list, or None) receives (rule function, before, after).
+
+    Calling it on a root simplifies bottom-up; rules get the simplifier itself as ``rb``: calling
+    ``rb(op, *args)`` builds a node and simplifies it, ``rb.simplified(node)`` simplifies a node
+    whose children are already simple, ``rb.interior(node)`` says whether ``node`` is an inner
+    partial sum of a larger sum being simplified (collected once, at the root of the sum).
+    """
 
     MAX_DEPTH = 200
 
     def __init__(self, trace: Optional[list] = None):
         self.trace = trace
         self.depth = 0
+        self._interior: set = set()
+
+    def __call__(self, op: str, *args: Node) -> Node:
+        return self.normalize(make(op, *args))
 
     def rb(self, op: str, *args: Node) -> Node:
         return self.normalize(make(op, *args))
 
+    def simplified(self, node: Node) -> Node:
+        return self.normalize(node)
+
+    def interior(self, node: Node) -> bool:
+        return id(node) in self._interior
+
+    def _budget(self, node: Node) -> Node:
+        if self.trace is not None:
+            self.trace.append((budget_exhausted, node, node))
+        return node
+
     def normalize(self, node: Node) -> Node:
         """Apply the node's rules until none applies (the children are already simplified)."""
         if self.depth > self.MAX_DEPTH:
-            return node
+            return self._budget(node)
         self.depth += 1
         try:
             for _ in range(100):
                 rules = SIMPLIFY_RULES.get(op_of(node), ())
                 for fn in rules:
-                    out = fn(node, self.rb)
+                    out = fn(node, self)
                     if out is not None and out is not node:
                         if self.trace is not None:
-                            self.trace.append((fn.__name__, node, out))
+                            self.trace.append((fn, node, out))
                         node = out
                         break
                 else:
                     return node
-            return node
+            return self._budget(node)
         finally:
             self.depth -= 1
 
-    def __call__(self, root: Node) -> Node:
+    def run(self, root: Node) -> Node:
+        order = list(postorder(root))
+        # inner partial sums: children of a sum (same shape) used by no other kind of parent
+        inner, other = set(), set()
+        for node in order:
+            kids = node.children()
+            if op_of(node) in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
+                inner.update(id(k) for k in kids if op_of(k) in ("add", "sub"))
+            else:
+                other.update(id(k) for k in kids)
+        self._interior = inner - other
         done: dict[int, Node] = {}
-        for node in postorder(root):
+        for node in order:
             kids = node.children()
             if kids:
                 new = tuple(done[id(k)] for k in kids)
                 if any(n is not k for n, k in zip(new, kids)):
                     node_new = make(node.op, *new)
+                    if id(node) in self._interior:
+                        self._interior.add(id(node_new))
                 else:
                     node_new = node
             else:
                 node_new = node
             done[id(node)] = self.normalize(node_new)
+        self._interior = set()
         return done[id(root)]
 
 
 def simplify(root: Node, trace: Optional[list] = None) -> Node:
     """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded."""
-    return Simplifier(trace)(root)
+    return Simplifier(trace).run(root)
