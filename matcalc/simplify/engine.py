@@ -151,18 +151,29 @@ def neg_of_number(node, rb):
     return None
 
 
+_SIGNED_PRODUCTS = ("mul", "hadamard", "div", "ediv")
+
+
+def _has_sign(node: Node) -> bool:
+    """Whether ``node`` has a leading minus sign: on it, or on the leftmost factor of its product
+    (a query that builds nothing; iterative down the left spine)."""
+    while op_of(node) in _SIGNED_PRODUCTS:
+        node = node.args[0]
+    return op_of(node) == "neg" or (op_of(node) == "num" and node.value < 0)
+
+
 def _pull_sign(node: Node, rb) -> Optional[Node]:
     """``node`` without its leading minus sign, or ``None`` when it has none."""
-    op = op_of(node)
-    if op == "neg":
-        return node.args[0]
-    if op == "num" and node.value < 0:
-        return Num(_number(-node.value))
-    if op in ("mul", "hadamard", "div", "ediv"):
-        inner = _pull_sign(node.args[0], rb)
-        if inner is not None:
-            return rb(op, inner, node.args[1])
-    return None
+    if not _has_sign(node):
+        return None
+    spine = [node]
+    while op_of(spine[-1]) in _SIGNED_PRODUCTS:
+        spine.append(spine[-1].args[0])
+    head = spine.pop()
+    out = head.args[0] if op_of(head) == "neg" else Num(_number(-head.value))
+    for n in reversed(spine):
+        out = rb(n.op, out, n.args[1])
+    return out
 
 
 @rewrites("neg")
@@ -659,21 +670,35 @@ def ones_inner_product(node, rb):
 
 @rewrites("mul")
 def associate_left(node, rb):
-    """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C."""
+    """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
+    The whole chain is re-associated at once, at its root (a chain of k factors costs k steps)."""
     a, b = node.args
-    if op_of(b) == "mul" and not is_scalar(a.shape) and not is_scalar(b.args[0].shape) \
-            and not is_scalar(b.args[1].shape):
-        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
-    return None
+    if not (_matrix_product(b) and not is_scalar(a.shape)) or rb.interior(node):
+        return None
+    factors, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n is node or (_matrix_product(n) and not is_scalar(n.args[0].shape)):
+            stack += [n.args[1], n.args[0]]
+        else:
+            factors.append(n)
+    acc = factors[0]
+    for f in factors[1:]:
+        acc = rb("mul", acc, f)
+    return acc
+
+
+def _matrix_product(node: Node) -> bool:
+    """A product of two non-scalar factors (a link of a matrix chain)."""
+    return op_of(node) == "mul" and not is_scalar(node.args[0].shape) and not is_scalar(node.args[1].shape)
 
 
 @rewrites("mul")
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
     a, b = node.args
-    inner = _pull_sign(a, rb)
-    if inner is not None and op_of(inner) == "kron":
-        out = kron_mixed_product(make("mul", inner, b), rb)
+    if op_of(a) == "neg" and op_of(a.args[0]) == "kron":
+        out = kron_mixed_product(make("mul", a.args[0], b), rb)
         return rb("neg", out) if out is not None else None
     if op_of(a) == "kron" and op_of(b) == "kron":
         (p, q), (r, t) = a.args, b.args
@@ -952,6 +977,9 @@ class Simplifier:
             kids = node.children()
             if op_of(node) in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
                 inner.update(id(k) for k in kids if op_of(k) in ("add", "sub"))
+            elif _matrix_product(node) and _matrix_product(kids[1]):
+                inner.add(id(kids[1]))   # re-associated with the whole chain, at its root
+                other.add(id(kids[0]))
             else:
                 other.update(id(k) for k in kids)
         self._interior = inner - other
