@@ -1,0 +1,244 @@
+"""Phase 2, canonical: signs, coefficients, association, transposes and quotients ([N2]–[N6]).
+
+Each rule's docstring ends with the clause of :mod:`matcalc.simplify.normal_form` it enforces.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from matcalc.ir.nodes import Const, Node, Num, op_of
+from matcalc.ir.shapes import is_scalar, make
+from matcalc.simplify.normal_form import rewrites
+from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, matrix_product, number, power_parts,
+                                    pull_sign, scaled, zero)
+
+
+@rewrites("canonical", "neg")
+def neg_neg(node, rb):
+    """−(−a) → a."""
+    a = node.args[0]
+    return a.args[0] if op_of(a) == "neg" else None
+
+
+@rewrites("canonical", "neg")
+def neg_into_product(node, rb):
+    """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads."""
+    a = node.args[0]
+    if op_of(a) in ("mul", "hadamard", "div", "ediv"):
+        return rb(a.op, rb("neg", a.args[0]), a.args[1])
+    return None
+
+
+@rewrites("canonical", "mul", "hadamard", "div", "ediv")
+def sign_to_the_left(node, rb):
+    """a·(−b) → (−a)·b."""
+    a, b = node.args
+    inner = pull_sign(b, rb)
+    if inner is None:
+        return None
+    return rb(node.op, rb("neg", a), inner)
+
+
+@rewrites("canonical", "mul")
+def coefficient_first(node, rb):
+    """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead."""
+    a, b = node.args
+    if is_num(b) and not is_num(a):
+        return rb("mul", b, a)
+    if op_of(b) == "mul" and is_num(b.args[0]) and not is_num(a):
+        return rb("mul", rb("mul", b.args[0], a), b.args[1])
+    if is_num(a) and op_of(b) == "mul" and is_num(b.args[0]):
+        return rb("mul", Num(number(a.value * b.args[0].value)), b.args[1])
+    if is_num(a) and op_of(b) == "mul" and not is_num(b.args[0]) and not is_scalar(b.shape):
+        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
+    if is_scalar(a.shape) and op_of(b) == "mul" and not is_scalar(b.shape) and not is_scalar(b.args[0].shape) \
+            and not is_scalar(b.args[1].shape):  # s·(A·B) → (s·A)·B for a scalar s
+        return rb("mul", rb("mul", a, b.args[0]), b.args[1])
+    return None
+
+
+@rewrites("canonical", "mul")
+def scalar_factor_first(node, rb):
+    """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute)."""
+    a, b = node.args
+    if op_of(b) == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape) \
+            and not is_scalar(a.shape) and not is_num(b.args[0]):
+        return rb("mul", rb("mul", b.args[0], a), b.args[1])
+    if is_scalar(b.shape) and not is_scalar(a.shape) and not is_num(b):
+        return rb("mul", b, a)
+    return None
+
+
+@rewrites("canonical", "transpose")
+def transpose_of_transpose(node, rb):
+    """(Aᵀ)ᵀ → A."""
+    a = node.args[0]
+    return a.args[0] if op_of(a) == "transpose" else None
+
+
+@rewrites("canonical", "transpose")
+def transpose_of_symmetric(node, rb):
+    """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …)."""
+    a = node.args[0]
+    if rb.facts.symmetric(a):
+        return a
+    if isinstance(a, Const) and a.op == "fill":
+        return Const("fill", node.shape, a.value)
+    return None
+
+
+@rewrites("canonical", "transpose")
+def transpose_inward(node, rb):
+    """(AB)ᵀ → BᵀAᵀ (MC 5), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
+    only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
+    a = node.args[0]
+    op = op_of(a)
+    if op == "neg":
+        return rb("neg", rb("transpose", a.args[0]))
+    inner = pull_sign(a, rb)
+    if inner is not None and inner.shape == a.shape:
+        return rb("neg", rb("transpose", inner))
+    if op in ("add", "sub", "hadamard", "ediv"):
+        x, y = a.args
+        if x.shape == y.shape and rb.facts.transpose_cost(x) + rb.facts.transpose_cost(y) <= 1:
+            return rb(op, rb("transpose", x), rb("transpose", y))
+        return None
+    if op == "mul":
+        x, y = a.args
+        if rb.facts.transpose_cost(x) + rb.facts.transpose_cost(y) <= 1:
+            return rb("mul", rb("transpose", y), rb("transpose", x))
+        return None
+    if op == "inv" and op_of(a.args[0]) == "transpose":
+        return rb("inv", a.args[0].args[0])
+    return None
+
+
+@rewrites("canonical", "add", "sub")
+def subtract_negative(node, rb):
+    """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A."""
+    a, b = node.args
+    inner = pull_sign(b, rb)
+    if inner is not None and inner.shape == b.shape:
+        return rb("sub" if node.op == "add" else "add", a, inner)
+    inner = pull_sign(a, rb)
+    if node.op == "add" and inner is not None and inner.shape == a.shape and pull_sign(b, rb) is None:
+        return rb("sub", b, inner)
+    return None
+
+
+@rewrites("canonical", "mul")
+def associate_left(node, rb):
+    """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
+    The whole chain is re-associated at once, at its root (a chain of k factors costs k steps)."""
+    a, b = node.args
+    if not (matrix_product(b) and not is_scalar(a.shape)) or rb.interior(node):
+        return None
+    factors, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n is node or (matrix_product(n) and not is_scalar(n.args[0].shape)):
+            stack += [n.args[1], n.args[0]]
+        else:
+            factors.append(n)
+    acc = factors[0]
+    for f in factors[1:]:
+        acc = rb("mul", acc, f)
+    return acc
+
+
+@rewrites("canonical", "add", "sub")
+def plain_before_transposed(node, rb):
+    """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first)."""
+    a, b = node.args
+    if node.op == "add" and op_of(a) == "transpose" and a.args[0] == b:
+        return rb("add", b, a)
+    if node.op == "sub" and op_of(a) == "neg" and op_of(a.args[0]) == "transpose" and a.args[0].args[0] == b:
+        return rb("sub", rb("neg", b), a.args[0])
+    return None
+
+
+@rewrites("canonical", "hadamard")
+def hadamard_reciprocal(node, rb):
+    """A ⊙ (1 ⊘ B) → A ⊘ B."""
+    a, b = node.args
+    if op_of(b) == "ediv" and is_num(b.args[0], 1):
+        return rb("ediv", a, b.args[1])
+    if op_of(a) == "ediv" and is_num(a.args[0], 1):
+        return rb("ediv", b, a.args[1])
+    return None
+
+
+@rewrites("canonical", "div")
+def divide_twice(node, rb):
+    """(A/s)/t → A/(s·t)."""
+    a, t = node.args
+    if op_of(a) == "div":
+        return rb("div", a.args[0], rb("mul", a.args[1], t))
+    return None
+
+
+@rewrites("canonical", "mul")
+def reciprocal_scaling(node, rb):
+    """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s."""
+    a, b = node.args
+    if op_of(a) == "div" and is_num(a.args[0]) and is_scalar(a.shape):
+        c, s_ = a.args[0], a.args[1]
+        return rb("div", b if c.value == 1 else rb("mul", c, b), s_)
+    if op_of(b) == "div" and is_num(b.args[0]) and is_scalar(b.shape) and not is_num(a):
+        c, s_ = b.args[0], b.args[1]
+        return rb("div", a if c.value == 1 else rb("mul", c, a), s_)
+    return None
+
+
+@rewrites("canonical", "pow")
+def power_of_transpose(node, rb):
+    """(Aᵀ)ᵏ → (Aᵏ)ᵀ."""
+    a, k = node.args
+    if op_of(a) == "transpose" and not is_scalar(a.shape):
+        return rb("transpose", rb("pow", a.args[0], k))
+    return None
+
+
+@rewrites("canonical", "kron")
+def kron_sign(node, rb):
+    """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B)."""
+    a, b = node.args
+    for i, x in enumerate((a, b)):
+        inner = pull_sign(x, rb)
+        if inner is not None:
+            return rb("neg", rb("kron", inner, b) if i == 0 else rb("kron", a, inner))
+    return None
+
+
+@rewrites("canonical", "ediv")
+def elementwise_quotient(node, rb):
+    """c·1 ⊘ B → c ⊘ B (a constant array numerator is a scalar one); c ⊘ (k·B) → (c/k) ⊘ B;
+    (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)."""
+    a, b = node.args
+    if isinstance(a, Const) and a.op == "fill":
+        return rb("ediv", Num(a.value), b)
+    if is_num(a) and op_of(b) == "mul" and is_num(b.args[0]) and b.args[0].value != 0:
+        return rb("ediv", Num(number(a.value / b.args[0].value)), b.args[1])
+    if op_of(a) == "ediv":
+        return rb("ediv", a.args[0], rb("hadamard", a.args[1], b))
+    return None
+
+
+@rewrites("canonical", "transpose")
+def transpose_of_quotient(node, rb):
+    """(A/s)ᵀ → Aᵀ/s for a scalar s."""
+    a = node.args[0]
+    if op_of(a) == "div":
+        return rb("div", rb("transpose", a.args[0]), a.args[1])
+    return None
+
+
+@rewrites("canonical", "mul")
+def quotient_out_of_product(node, rb):
+    """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s."""
+    a, b = node.args
+    if op_of(b) == "div" and not is_num(b.args[0]):
+        return rb("div", rb("mul", a, b.args[0]), b.args[1])
+    if op_of(a) == "div" and not is_num(a.args[0]) and not is_scalar(node.shape):
+        return rb("div", rb("mul", a.args[0], b), a.args[1])
+    return None
