@@ -98,6 +98,24 @@ def _lead_scalar(node: Node, rb):
     return None
 
 
+def _common_suffix(terms: list) -> tuple:
+    """([rest_j], [F_1, …, F_k]) with term_j = rest_j·F_1·…·F_k, the longest run of last factors
+    the (left-associated) products share: A·B·C + D·B·C gives ([A, D], [B, C]) in one step
+    instead of peeling C, then B, each time collecting the sum again."""
+    rests = [t.args[0] for t in terms]
+    suffix = [terms[0].args[1]]
+    while True:
+        first = rests[0]
+        if not (op_of(first) == "mul" and not is_scalar(first.shape) and not is_scalar(first.args[1].shape)):
+            break
+        f, shape = first.args[1], first.args[0].shape
+        if not all(op_of(r) == "mul" and r.args[0].shape == shape and r.args[1] == f for r in rests[1:]):
+            break
+        suffix.append(f)
+        rests = [r.args[0] for r in rests]
+    return rests, suffix[::-1]
+
+
 def _rebuild(terms: list, shape, rb) -> Node:
     """Σ cᵢ·tᵢ, a positive term first, written with + and −.  The chain is built as is and only
     its root simplified: the terms are already simple and distinct, so the partial sums need no
@@ -178,8 +196,10 @@ def _factor_all(items: list, rb) -> tuple:
                 parts = [(items[j][0], _lead_scalar(items[j][1], rb)[1]) for j in group]
                 merged = rb("mul", factor, _rebuild(parts, rest_shape, rb))
             elif kind == "right":
-                parts = [(items[j][0], items[j][1].args[0]) for j in group]
-                merged = rb("mul", _rebuild(parts, rest_shape, rb), factor)
+                rests, suffix = _common_suffix([items[j][1] for j in group])
+                merged = _rebuild([(items[j][0], r) for j, r in zip(group, rests)], rests[0].shape, rb)
+                for f in suffix:
+                    merged = rb("mul", merged, f)
             else:
                 parts = [(items[j][0], _left_factor(items[j][1], rb)[1]) for j in group]
                 unit = Num(1) if is_scalar(rest_shape) else eye(rest_shape[0])

@@ -99,6 +99,8 @@ class Simplifier:
             elif matrix_product(node) and matrix_product(kids[1]):
                 inner.add(id(kids[1]))
                 other.add(id(kids[0]))
+            elif op_of(node) == "neg" and matrix_product(kids[0]):
+                inner.add(id(kids[0]))   # −(A·(B·C)): the sign goes to A before the chain is re-associated
             else:
                 other.update(id(k) for k in kids)
         self._interior = inner - other
