@@ -15,14 +15,14 @@ from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, m
 
 @rewrites("canonical", "neg")
 def neg_neg(node, rb):
-    """−(−a) → a."""
+    """−(−a) → a. [N2]"""
     a = node.args[0]
     return a.args[0] if op_of(a) == "neg" else None
 
 
 @rewrites("canonical", "neg")
 def neg_into_product(node, rb):
-    """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads."""
+    """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads. [N2]"""
     a = node.args[0]
     if op_of(a) in ("mul", "hadamard", "div", "ediv"):
         return rb(a.op, rb("neg", a.args[0]), a.args[1])
@@ -31,7 +31,7 @@ def neg_into_product(node, rb):
 
 @rewrites("canonical", "mul", "hadamard", "div", "ediv")
 def sign_to_the_left(node, rb):
-    """a·(−b) → (−a)·b."""
+    """a·(−b) → (−a)·b. [N2]"""
     a, b = node.args
     inner = pull_sign(b, rb)
     if inner is None:
@@ -41,7 +41,7 @@ def sign_to_the_left(node, rb):
 
 @rewrites("canonical", "mul")
 def coefficient_first(node, rb):
-    """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead."""
+    """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead. [N3]"""
     a, b = node.args
     if is_num(b) and not is_num(a):
         return rb("mul", b, a)
@@ -59,7 +59,7 @@ def coefficient_first(node, rb):
 
 @rewrites("canonical", "mul")
 def scalar_factor_first(node, rb):
-    """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute)."""
+    """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute). [N3]"""
     a, b = node.args
     if op_of(b) == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape) \
             and not is_scalar(a.shape) and not is_num(b.args[0]):
@@ -71,14 +71,14 @@ def scalar_factor_first(node, rb):
 
 @rewrites("canonical", "transpose")
 def transpose_of_transpose(node, rb):
-    """(Aᵀ)ᵀ → A."""
+    """(Aᵀ)ᵀ → A. [N5]"""
     a = node.args[0]
     return a.args[0] if op_of(a) == "transpose" else None
 
 
 @rewrites("canonical", "transpose")
 def transpose_of_symmetric(node, rb):
-    """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …)."""
+    """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …). [N5]"""
     a = node.args[0]
     if rb.facts.symmetric(a):
         return a
@@ -90,7 +90,7 @@ def transpose_of_symmetric(node, rb):
 @rewrites("canonical", "transpose")
 def transpose_inward(node, rb):
     """(AB)ᵀ → BᵀAᵀ (MC 5), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
-    only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
+    only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx. [N5]"""
     a = node.args[0]
     op = op_of(a)
     if op == "neg":
@@ -115,7 +115,7 @@ def transpose_inward(node, rb):
 
 @rewrites("canonical", "add", "sub")
 def subtract_negative(node, rb):
-    """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A."""
+    """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A. [N2]"""
     a, b = node.args
     inner = pull_sign(b, rb)
     if inner is not None and inner.shape == b.shape:
@@ -129,7 +129,7 @@ def subtract_negative(node, rb):
 @rewrites("canonical", "mul")
 def associate_left(node, rb):
     """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
-    The whole chain is re-associated at once, at its root (a chain of k factors costs k steps)."""
+    The whole chain is re-associated at once, at its root (a chain of k factors costs k steps). [N4]"""
     a, b = node.args
     if not (matrix_product(b) and not is_scalar(a.shape)) or rb.interior(node):
         return None
@@ -148,7 +148,7 @@ def associate_left(node, rb):
 
 @rewrites("canonical", "add", "sub")
 def plain_before_transposed(node, rb):
-    """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first)."""
+    """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first). [N7]"""
     a, b = node.args
     if node.op == "add" and op_of(a) == "transpose" and a.args[0] == b:
         return rb("add", b, a)
@@ -159,7 +159,7 @@ def plain_before_transposed(node, rb):
 
 @rewrites("canonical", "hadamard")
 def hadamard_reciprocal(node, rb):
-    """A ⊙ (1 ⊘ B) → A ⊘ B."""
+    """A ⊙ (1 ⊘ B) → A ⊘ B. [N6]"""
     a, b = node.args
     if op_of(b) == "ediv" and is_num(b.args[0], 1):
         return rb("ediv", a, b.args[1])
@@ -170,7 +170,7 @@ def hadamard_reciprocal(node, rb):
 
 @rewrites("canonical", "div")
 def divide_twice(node, rb):
-    """(A/s)/t → A/(s·t)."""
+    """(A/s)/t → A/(s·t). [N6]"""
     a, t = node.args
     if op_of(a) == "div":
         return rb("div", a.args[0], rb("mul", a.args[1], t))
@@ -179,7 +179,7 @@ def divide_twice(node, rb):
 
 @rewrites("canonical", "mul")
 def reciprocal_scaling(node, rb):
-    """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s."""
+    """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s. [N6]"""
     a, b = node.args
     if op_of(a) == "div" and is_num(a.args[0]) and is_scalar(a.shape):
         c, s_ = a.args[0], a.args[1]
@@ -192,7 +192,7 @@ def reciprocal_scaling(node, rb):
 
 @rewrites("canonical", "pow")
 def power_of_transpose(node, rb):
-    """(Aᵀ)ᵏ → (Aᵏ)ᵀ."""
+    """(Aᵀ)ᵏ → (Aᵏ)ᵀ. [N5]"""
     a, k = node.args
     if op_of(a) == "transpose" and not is_scalar(a.shape):
         return rb("transpose", rb("pow", a.args[0], k))
@@ -201,7 +201,7 @@ def power_of_transpose(node, rb):
 
 @rewrites("canonical", "kron")
 def kron_sign(node, rb):
-    """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B)."""
+    """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B). [N2]"""
     a, b = node.args
     for i, x in enumerate((a, b)):
         inner = pull_sign(x, rb)
@@ -213,7 +213,7 @@ def kron_sign(node, rb):
 @rewrites("canonical", "ediv")
 def elementwise_quotient(node, rb):
     """c·1 ⊘ B → c ⊘ B (a constant array numerator is a scalar one); c ⊘ (k·B) → (c/k) ⊘ B;
-    (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)."""
+    (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C). [N6]"""
     a, b = node.args
     if isinstance(a, Const) and a.op == "fill":
         return rb("ediv", Num(a.value), b)
@@ -226,7 +226,7 @@ def elementwise_quotient(node, rb):
 
 @rewrites("canonical", "transpose")
 def transpose_of_quotient(node, rb):
-    """(A/s)ᵀ → Aᵀ/s for a scalar s."""
+    """(A/s)ᵀ → Aᵀ/s for a scalar s. [N6]"""
     a = node.args[0]
     if op_of(a) == "div":
         return rb("div", rb("transpose", a.args[0]), a.args[1])
@@ -235,7 +235,7 @@ def transpose_of_quotient(node, rb):
 
 @rewrites("canonical", "mul")
 def quotient_out_of_product(node, rb):
-    """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s."""
+    """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s. [N6]"""
     a, b = node.args
     if op_of(b) == "div" and not is_num(b.args[0]):
         return rb("div", rb("mul", a, b.args[0]), b.args[1])
