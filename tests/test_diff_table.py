@@ -285,8 +285,6 @@ ALL_ASPECTS = "check shape form textbook compact roundtrip tidy"
 ZERO_ASPECTS = "check shape form roundtrip"
 MATRIX_FORM_ASPECTS = "form textbook compact roundtrip tidy"   # right numbers, but no matrix form
 # --- no matrix form found although a textbook one exists (the numbers are right)
-known("tr_kron", MATRIX_FORM_ASPECTS,
-      "index form tr(kron(A, dX1)) instead of the gradient tr(A)*eye (MC 105): no adjoint rule for kron")
 # --- bigger than the textbook form (nodes, engine vs textbook)
 known("tr_X2B", "compact", "X'*B' + B'*X' (11) vs (X*B + B*X)' (8): the transpose is distributed")
 known("det_AXB", "compact", "det(A*X*B)*(inv(A*X*B)*A)'*B' (19) vs det(A*X*B)*inv(X)' (10) for square A, B "

@@ -17,12 +17,16 @@ from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, m
 
 
 def _signed_terms(node: Node, rb) -> list:
-    """A sum as [(coefficient, term)], through +, − and unary minus (not through broadcasts)."""
+    """A sum as [(coefficient, term)], through +, − and unary minus (not through broadcasts), and
+    through c·(A ± B) where this pass took the number c out of a partial sum (so that the whole
+    sum is still collected as one)."""
     out, stack = [], [(1, node)]
     while stack:
         sign, n = stack.pop()
         op = op_of(n)
-        if op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
+        if op == "mul" and rb.took_out(n):
+            stack.append((sign * n.args[0].value, n.args[1]))
+        elif op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
             stack.append((-sign if op == "sub" else sign, n.args[1]))
             stack.append((sign, n.args[0]))
         elif op == "neg":
@@ -147,6 +151,8 @@ def _factor_keys(term: Node, rb):
     left = rb.facts.left(term)
     if left is not None:
         keys.append(("left", left[0], left[1]))
+    if op_of(term) == "div" and is_scalar(term.args[1].shape):
+        keys.append(("quot", term.args[1], term.shape))
     return keys
 
 
@@ -195,6 +201,9 @@ def _factor_all(items: list, rb) -> tuple:
             if kind == "lead":
                 parts = [(items[j][0], _lead_scalar(items[j][1], rb)[1]) for j in group]
                 merged = rb("mul", factor, _rebuild(parts, rest_shape, rb))
+            elif kind == "quot":   # A/s + B/s → (A + B)/s
+                parts = [(items[j][0], items[j][1].args[0]) for j in group]
+                merged = rb("div", _rebuild(parts, rest_shape, rb), factor)
             elif kind == "right":
                 rests, suffix = _common_suffix([items[j][1] for j in group])
                 merged = _rebuild([(items[j][0], r) for j, r in zip(group, rests)], rests[0].shape, rb)
@@ -224,6 +233,17 @@ def _factor_all(items: list, rb) -> tuple:
     return [items[k] for _, k in out], changed
 
 
+def _common_coefficient(items: list):
+    """c when every term is ±c·Tᵢ for one number c ≠ ±1 (and at least two terms), else None."""
+    live = [(c, t) for c, t in items if c != 0]
+    if len(live) < 2 or any(t is None for _, t in live):
+        return None
+    c = abs(live[0][0])
+    if c == 1 or any(abs(ci) != c for ci, _ in live):
+        return None
+    return c
+
+
 @rewrites("collect", "add", "sub")
 def collect_sum(node, rb):
     """Σ cᵢ·Tᵢ with like terms collected (c·T + d·T → (c + d)·T, so A + A → 2A and A − A → 0)
@@ -240,8 +260,15 @@ def collect_sum(node, rb):
     items = [(c, t) for c, t in merged.values()]
     changed = len(items) != len(terms)
     items, factored = _factor_all(items, rb)
-    if not (changed or factored):
+    common = _common_coefficient(items)
+    if not (changed or factored or common):
         return None
+    if common:   # c·A ± c·B → c·(A ± B)
+        inner = _rebuild([(c / common, t) for c, t in items], node.shape, rb)
+        out = rb("mul", Num(number(common)), inner)
+        if op_of(out) == "mul" and is_num(out.args[0]):
+            rb.mark_taken_out(out)
+        return out
     out = _rebuild(items, node.shape, rb)
     return None if out == node else out
 

@@ -49,6 +49,7 @@ class Simplifier:
         self.depth = 0
         self.facts = Facts(self)
         self._interior: set = set()
+        self._taken: dict = {}
 
     def __call__(self, op: str, *args: Node) -> Node:
         return self.normalize(make(op, *args))
@@ -60,6 +61,13 @@ class Simplifier:
     def interior(self, node: Node) -> bool:
         """An inner partial sum, or inner link of a product chain, of the expression being simplified."""
         return id(node) in self._interior
+
+    def took_out(self, node: Node) -> bool:
+        """Whether ``node`` is c·(sum) with the number c taken out of a sum by this pass."""
+        return id(node) in self._taken
+
+    def mark_taken_out(self, node: Node) -> None:
+        self._taken[id(node)] = node
 
     def _budget(self, node: Node) -> Node:
         if self.trace is not None:

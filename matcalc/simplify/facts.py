@@ -104,7 +104,7 @@ class Facts:
                 return "down", n.args[0]
             if op == "mul" and is_num(n.args[0]):
                 return "down", n.args[1]
-            if op == "mul":
+            if op in ("mul", "div") and not is_num(n.args[0]):
                 return "down", n.args[0]
             return "done", (1, n)
 
@@ -113,8 +113,10 @@ class Facts:
             op = op_of(n)
             if op == "neg":
                 return -c, t
-            if is_num(n.args[0]):
+            if op == "mul" and is_num(n.args[0]):
                 return n.args[0].value * c, t
+            if c != 1 and op == "div":   # (c·A)/s = c·(A/s)
+                return c, (rb("div", Num(1), n.args[1]) if t is None else rb("div", t, n.args[1]))
             if c != 1:
                 return c, (n.args[1] if t is None else rb("mul", t, n.args[1]))
             return 1, n
@@ -150,9 +152,11 @@ class Facts:
             return n.kind == "symmetric"
         if op == "diag":
             return n.args[0].shape[1] == 1
-        if op == "mul" and not is_scalar(n.args[0].shape):  # AᵀA and AAᵀ
+        if op == "mul" and not is_scalar(n.args[0].shape):  # AᵀA, AAᵀ, palindromes L·M·Lᵀ
             a, b = n.args
-            return (op_of(a) == "transpose" and a.args[0] == b) or (op_of(b) == "transpose" and b.args[0] == a)
+            if (op_of(a) == "transpose" and a.args[0] == b) or (op_of(b) == "transpose" and b.args[0] == a):
+                return True
+            return any(all(self._palindrome(c) for c in chains) for chains in _chain_choices(n))
         if op in ("add", "sub") and _is_sum(n):
             terms = signed_parts(n)
             if any(t is n for _, t in terms):
@@ -170,6 +174,21 @@ class Facts:
         if not needs:
             return False
         return all(memo[id(c)][1] for c in needs)
+
+    def _palindrome(self, factors: list) -> bool:
+        """F₁·…·Fₖ with Fₖ₊₁₋ᵢ = Fᵢᵀ for every i (the middle factor symmetric): a symmetric product."""
+        memo = self._memo["sym"]
+        i, j = 0, len(factors) - 1
+        while i <= j:
+            f, g = factors[i], factors[j]
+            if i == j or f == g:
+                hit = memo.get(id(f))
+                if not (hit and hit[1]) and not (op_of(g) == "transpose" and g.args[0] == f):
+                    return False
+            elif not ((op_of(g) == "transpose" and g.args[0] == f) or (op_of(f) == "transpose" and f.args[0] == g)):
+                return False
+            i, j = i + 1, j - 1
+        return True
 
     def transpose_cost(self, node: Node) -> int:
         """How many transposes writing ``node``ᵀ takes once pushed inward: 0 for Aᵀ, symmetric A
@@ -214,6 +233,49 @@ def signed_parts(node: Node) -> list:
     return out
 
 
+_CHAIN = 24
+
+
+def _chain(node: Node) -> Optional[list]:
+    """The matrix factors of a product, scalars and identities left out (None if over _CHAIN long)."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if op_of(n) == "mul":
+            a, b = n.args
+            stack += [x for x in (b, a) if not is_scalar(x.shape)]
+        elif op_of(n) != "eye":
+            out.append(n)
+        if len(out) + len(stack) > _CHAIN:
+            return None
+    return out
+
+
+def _chain_choices(n: Node) -> list:
+    """Ways to read ``n`` as products to test for palindromes: its chain; and, when one factor is a
+    sum, the chains of each term with that factor replaced by it (L·(M₁ + M₂)·R is symmetric when
+    every L·Mᵢ·R is).  A list of lists of chains."""
+    chain = _chain(n)
+    if chain is None:
+        return []
+    choices = [[chain]]
+    for k, f in enumerate(chain):
+        if _is_sum(f):
+            parts = signed_parts(f)
+            if len(parts) > 8:
+                break
+            chains = []
+            for _, t in parts:
+                sub = _chain(t) if op_of(t) == "mul" else ([] if op_of(t) == "eye" else [t])
+                if sub is None:
+                    break
+                chains.append(chain[:k] + sub + chain[k + 1:])
+            else:
+                choices.append(chains)
+            break
+    return choices
+
+
 def _symmetry_needs(n: Node) -> list:
     """The nodes whose symmetry decides ``n``'s."""
     op = op_of(n)
@@ -227,4 +289,13 @@ def _symmetry_needs(n: Node) -> list:
         return list(n.args)
     if op == "mul" and is_scalar(n.args[0].shape):
         return [n.args[1]]
+    if op == "mul":   # the factors a palindrome test looks at
+        seen, out = set(), []
+        for chains in _chain_choices(n):
+            for chain in chains:
+                for f in chain:
+                    if id(f) not in seen and f is not n:
+                        seen.add(id(f))
+                        out.append(f)
+        return out
     return []
