@@ -1,8 +1,10 @@
 """Wide expressions: N-term sums, the Hessian of a deep chain, and many parallel deep branches.
 
-Each case is differentiated in a fresh subprocess with a time budget, so a slow "before" run
-cannot stall the table; times are the median of --repeats runs of ``matcalc.diff`` (parsing is
-not timed).  Cases:
+Each case is differentiated in a fresh interpreter with a time budget, so a slow "before" run
+cannot stall the table; times are CPU seconds (``time.process_time``, less disturbed by a busy
+machine than wall time), the median of --repeats runs of ``matcalc.diff`` (parsing is not
+timed), with BLAS threads pinned to 1.  ``--before TREE`` measures an older source tree
+alongside, size by size (e.g. ``git worktree add /tmp/before ee00a0d``).  Cases:
 
 - ``sin``: the gradient w.r.t. x of ``sum_i sin(x'*A_i*x)`` (N distinct terms);
 - ``wls``: the gradient w.r.t. w of ``sum_i c_i*norm2(X_i*w - y_i)^2`` (weighted least squares);
@@ -10,12 +12,15 @@ not timed).  Cases:
 - ``branches``: the gradient w.r.t. x of ``sum_b sum(tanh(W_b_L*…tanh(W_b_1*x)))``, B branches of depth L.
 
     python benchmarks/bench_wide.py [--case sin|wls|chain-hessian|branches|all] [--budget 120] [--repeats 3]
+                                    [--before /tmp/before]
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -56,59 +61,88 @@ CASES = {
 }
 
 
-def _worker(case: str, n: int, repeats: int, queue) -> None:
+def worker(case: str, n: int, repeats: int) -> dict:
+    """Differentiate one case ``repeats`` times in this process; CPU times (process_time), so a
+    busy machine disturbs the numbers less than wall-clock times would."""
     import matcalc
     from matcalc.ir.nodes import dag_size
+    if os.environ.get("BENCH_NO_REPLAY"):   # skip the record's whole-expression replay of each rewrite
+        from matcalc.calculus import derivative
+        if hasattr(derivative, "replace"):
+            derivative.replace = lambda root, old, new: None
     build, order, _ = CASES[case]
     text, wrt = build(n)
     f = matcalc.parse(text)
     times = []
     try:
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             d = matcalc.diff(f, wrt, order=order)
-            times.append(time.perf_counter() - t0)
+            times.append(time.process_time() - t0)
     except RecursionError:
-        queue.put({"error": f"RecursionError after {time.perf_counter() - t0:.1f} s"})
-        return
+        return {"error": f"RecursionError after {time.process_time() - t0:.1f} s"}
     node = d.node if d.node is not None else d.multilinear
-    queue.put({"time": statistics.median(times), "nodes": dag_size(node), "form": d.form,
-               "chars": len(str(d)), "text": str(d)[:120]})
+    return {"time": statistics.median(times), "nodes": dag_size(node), "form": d.form, "chars": len(str(d))}
 
 
-def run(case: str, n: int, budget: float, repeats: int) -> dict:
-    queue: mp.Queue = mp.Queue()
-    proc = mp.Process(target=_worker, args=(case, n, repeats, queue))
-    t0 = time.perf_counter()
-    proc.start()
-    proc.join(budget)
-    if proc.is_alive():
-        proc.terminate()
-        proc.join()
+def run(case: str, n: int, budget: float, repeats: int, tree: str | None) -> dict:
+    """One measurement in a fresh interpreter, matcalc imported from ``tree`` (default: as installed)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if tree:
+        env["PYTHONPATH"] = tree
+    cmd = [sys.executable, __file__, "--worker", case, str(n), str(repeats)]
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=budget)
+    except subprocess.TimeoutExpired:
         return {"error": f"> {budget:.0f} s (stopped)"}
-    if queue.empty():
-        return {"error": f"crashed after {time.perf_counter() - t0:.1f} s"}
-    return queue.get()
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["crashed"])[-1][:60]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cell(r: dict) -> str:
+    return r["error"] if "error" in r else f"{r['time']:.3f}"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--case", default="all", choices=[*CASES, "all"])
-    p.add_argument("--budget", type=float, default=120.0)
+    p.add_argument("--budget", type=float, default=120.0, help="seconds per measurement (all repeats)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max", type=int, default=None, help="largest size to run")
+    p.add_argument("--before", default=None, help="a source tree of an older matcalc, measured alongside")
+    p.add_argument("--no-replay", action="store_true",
+                   help="time the engine without the derivation record's replay of each rewrite in the whole "
+                        "expression (Step.whole), which the old tree does not have")
+    p.add_argument("--worker", nargs=3, metavar=("CASE", "N", "REPEATS"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    print(f"Python {sys.version.split()[0]}, recursion limit {sys.getrecursionlimit()}")
+    if args.no_replay:
+        os.environ["BENCH_NO_REPLAY"] = "1"
+    if args.worker:
+        case, n, repeats = args.worker
+        print(json.dumps(worker(case, int(n), int(repeats))))
+        return 0
+    print(f"Python {sys.version.split()[0]}, recursion limit {sys.getrecursionlimit()}; CPU seconds, "
+          f"median of {args.repeats}")
     for case in CASES if args.case == "all" else [args.case]:
-        print(f"\n{case}\n\n| size | diff (s) | result DAG nodes | printed chars | form |\n|---:|---:|---:|---:|---|")
+        head = "| size | before (s) | after (s) |" if args.before else "| size | diff (s) |"
+        print(f"\n{case}\n\n{head} result DAG nodes | printed chars | form |")
+        print("|---:|---:|" + ("---:|" if args.before else "") + "---:|---:|---|")
+        before_done = after_done = False
         for n in CASES[case][2]:
             if args.max is not None and n > args.max:
                 break
-            r = run(case, n, args.budget, args.repeats)
-            if "error" in r:
-                print(f"| {n} | {r['error']} | – | – | – |", flush=True)
-                break  # larger sizes only take longer
-            print(f"| {n} | {r['time']:.3f} | {r['nodes']} | {r['chars']} | {r['form']} |", flush=True)
+            b = {"error": "not run"} if before_done or not args.before else run(case, n, args.budget, args.repeats,
+                                                                              args.before)
+            before_done = before_done or "error" in b
+            r = {"error": "not run"} if after_done else run(case, n, args.budget, args.repeats, None)
+            after_done = after_done or "error" in r
+            info = r if "error" not in r else b
+            nodes, chars, form = (info.get("nodes", "–"), info.get("chars", "–"), info.get("form", "–"))
+            cells = ([_cell(b)] if args.before else []) + [_cell(r)]
+            print(f"| {n} | {' | '.join(cells)} | {nodes} | {chars} | {form} |", flush=True)
+            if after_done and (before_done or not args.before):
+                break
     return 0
 
 

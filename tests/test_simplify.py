@@ -144,3 +144,78 @@ def test_wide_gradient_stays_collected_and_factored():
     f = matcalc.parse(f"x: vector(n); {decl} " + " + ".join(f"sin(x'*A{i}*x)" for i in range(n)))
     text = str(matcalc.diff(f, "x"))
     assert text.endswith(")*x") and text.count("*x)*(A") == n   # (Σ cos(x'*Ai*x)*(Ai + Ai'))*x
+
+
+# ------------------------------------------------------------------------------ rule identities and examples
+
+def _identity_rules():
+    from matcalc.calculus import identify
+    from matcalc.simplify import structured
+    found = [fn for fn in _all_rules() if getattr(fn, "rule", None) is not None and fn.rule.identity]
+    found += [getattr(identify, name) for name in ("adjoint_vec", "adjoint_kron", "vec_kron")]
+    assert {fn.__module__ for fn in found} >= {structured.__name__, identify.__name__}
+    return found
+
+
+@pytest.mark.parametrize("fn", _identity_rules(), ids=lambda fn: fn.__name__)
+def test_rule_identity_holds_numerically(fn):
+    lhs, rhs = (side.strip() for side in fn.rule.identity.split(" = "))
+    where = fn.rule.where
+    left = matcalc.parse(f"{where}; {lhs}").node
+    right = matcalc.parse(f"{where}; {rhs}").node
+    sizes = dimension_sizes(left, right)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        values = {**random_values(left, rng, sizes=sizes), **random_values(right, rng, sizes=sizes), **sizes}
+        got, want = evaluate_node(left, values), evaluate_node(right, values)
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-9), (fn.__name__, seed)
+
+
+#: an example of each new simplification rule: (rule name, expression, declarations)
+EXAMPLES = [
+    ("cancel_scalar_factor", "det(A)*B/det(A)", "A: matrix(n,n); B: matrix(n,n)"),
+    ("cancel_scalar_factor", "2*X/(2*sqrt(tr(X'*X)))", "X: matrix(m,n)"),
+    ("cancel_elementwise_factor", "x .* (y ./ x)", "x: vector(n); y: vector(n)"),
+    ("cancel_elementwise_factor", "x ./ x", "x: vector(n)"),
+    ("complementary_products", "a .* (1 - b) - (1 - a) .* b", "a: vector(n); b: vector(n)"),
+    ("sigmoid_complement", "1 - sigmoid(-u)", "u: vector(n)"),
+    ("sigmoid_complement", "1 - sigmoid(-y .* u)", "u: vector(n); y: vector(n)"),
+    ("logistic_quotient", "exp(-u) ./ (1 + exp(-u))", "u: vector(n)"),
+    ("logistic_quotient", "1 ./ (1 + exp(-u))", "u: vector(n)"),
+    ("softmax_sums_to_one", "sum(softmax(x))", "x: vector(n)"),
+    ("constant_inner_product", "x'*vector(-2)", "x: vector(n)"),
+    ("hadamard_by_scaled_ones", "sign(x) .* (c*vector(1))", "x: vector(n); c: scalar"),
+    ("sum_of_transpose", "sum(x')", "x: vector(n)"),
+    ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
+    ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),
+    ("transpose_of_symmetric", "(inv(S)*(0.5*x*x'*inv(S) - 0.5*eye))'", "S: symmetric(n); x: vector(n)"),
+]
+
+
+@pytest.mark.parametrize("name, text, where", EXAMPLES, ids=[f"{n}-{k}" for k, (n, _, _) in enumerate(EXAMPLES)])
+def test_each_new_rule_fires_on_its_example_and_keeps_the_value(name, text, where):
+    node = matcalc.parse(f"{where}; {text}").node
+    trace: list = []
+    out = simplify(node, trace)
+    assert name in {fn.__name__ for fn, _, _ in trace}
+    assert size(out) <= size(node)
+    sizes = dimension_sizes(node)
+    values = {**random_values(node, np.random.default_rng(3), positive=True, sizes=sizes), **sizes}
+    got, want = evaluate_node(out, values), evaluate_node(node, values)
+    assert np.allclose(np.broadcast_to(got, np.shape(want)), want, rtol=1e-9, atol=1e-9)
+
+
+def test_textbook_answers_of_the_issue():
+    cases = {
+        ("-y'*log(sigmoid(X*w)) - (1 - y)'*log(1 - sigmoid(X*w))", "w"): "X'*(sigmoid(X*w) - y)",
+        ("0.5*x'*A*x", "x"): "0.5*(A + A')*x",
+        ("log(det(inv(X)))", "X"): "-inv(X)'",
+        ("sqrt(tr(X'*X))", "X"): "X/sqrt(tr(X'*X))",
+        ("vec(X)'*vec(X)", "X"): "2*X",
+        ("tr(kron(A, X))", "X"): "tr(A)*eye",
+        ("exp(-norm2(x - z)^2/(2*c^2))", "x"): "-exp(-norm2(x - z)^2/(2*c^2))*(x - z)/c^2",
+    }
+    for (f, wrt), want in cases.items():
+        assert str(matcalc.diff(f, wrt, {"c": "scalar", "z": "vector(n)"} if "z" in f else None)) == want
+    assert matcalc.diff("sum(softmax(x))", "x").form == "zero"
+    assert str(matcalc.diff("sqrt(x'*x)", "x", order=2)) == "eye/sqrt(x'*x) - x*x'/sqrt(x'*x)^3"

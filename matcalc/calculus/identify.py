@@ -213,7 +213,7 @@ def _square_identity_scale(c: Node) -> Optional[Node]:
     return None
 
 
-@identity("vec(C)'*kron(a, db) = (kron(a, eye)'*vec(C))'*db", "a: vector(m); db: vector(p); C: matrix(p,m)")
+@identity("vec(C)'*kron(da, b) = (kron(eye, b)'*vec(C))'*da", "da: vector(m); b: vector(p); C: matrix(m,p)")
 @adjoint("kron")
 def adjoint_kron(node, c, dep, batched):
     """Columns: kron(da, b) = kron(I, b)·da and kron(a, db) = kron(a, I)·db, so ⟨C, kron(da, b)⟩ =

@@ -201,8 +201,10 @@ def complementary_products(node, rb):
 def sigmoid_complement(node, rb):
     """1 − σ(−u) → σ(u), and 1 − σ(u) stays (it is the textbook σ′ = σ(1 − σ))."""
     u = _one_minus(node)
-    if op_of(u) == "sigmoid" and op_of(u.args[0]) == "neg" and u.shape == node.shape:
-        return rb("sigmoid", u.args[0].args[0])
+    if op_of(u) == "sigmoid" and u.shape == node.shape:
+        inner = pull_sign(u.args[0], rb)   # −v, or (−a) ⊙ b as the sign normal form writes −(a ⊙ b)
+        if inner is not None:
+            return rb("sigmoid", inner)
     return None
 
 
