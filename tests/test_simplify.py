@@ -131,7 +131,7 @@ def test_a_wide_sum_is_factored_through_the_index():
 
 def test_common_run_of_last_factors_taken_at_once():
     C = Var("C", ("n", "n"), "matrix")
-    e = make("add", make("mul", make("mul", A, B), C), make("mul", make("mul", x.__class__("D", ("n", "n"), "matrix"), B), C))
+    e = make("add", make("mul", make("mul", A, B), C), make("mul", make("mul", Var("D", ("n", "n"), "matrix"), B), C))
     trace: list = []
     out = simplify(e, trace)
     assert to_text(out) == "(A + D)*B*C"

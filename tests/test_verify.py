@@ -28,6 +28,8 @@ KNOWN = {
     ("zero_norm_of_zero", 3): "‖a·0‖ is not differentiable anywhere: d_norm2's step divides by ‖0‖ = 0",
     ("logdet_S_sym", 3): "the printed index form of a symmetric variable is not projected onto symmetric directions",
     ("det_S_sym", 3): "the printed index form of a symmetric variable is not projected onto symmetric directions",
+    **{(case, 3): "the printed index form of a symmetric variable is not projected onto symmetric directions"
+       for case in ("mk_logdet_S_C", "ml_gauss_S", "ml_gp_evidence", "ml_gp_quad")},
 }
 
 

@@ -4,13 +4,10 @@ Each rule's docstring ends with the clause of :mod:`matcalc.simplify.normal_form
 """
 from __future__ import annotations
 
-from typing import Optional
-
-from matcalc.ir.nodes import Const, Node, Num, op_of
-from matcalc.ir.shapes import is_scalar, make
+from matcalc.ir.nodes import Const, Num, op_of
+from matcalc.ir.shapes import is_scalar
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, matrix_product, number, power_parts,
-                                    pull_sign, scaled, zero)
+from matcalc.simplify.terms import is_num, matrix_product, number, pull_sign
 
 
 @rewrites("canonical", "neg")

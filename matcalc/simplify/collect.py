@@ -7,13 +7,10 @@ about N steps instead of the N² of a pairwise search.
 """
 from __future__ import annotations
 
-from typing import Optional
-
-from matcalc.ir.nodes import Const, Node, Num, op_of
+from matcalc.ir.nodes import Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, matrix_product, number, power_parts,
-                                    pull_sign, scaled, zero)
+from matcalc.simplify.terms import is_num, number, power_parts, scaled, zero
 
 
 def _signed_terms(node: Node, rb) -> list:

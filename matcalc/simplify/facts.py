@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from matcalc.ir.nodes import Const, Node, Num, op_of
+from matcalc.ir.nodes import Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
-from matcalc.simplify.terms import SIGNED_PRODUCTS, number, is_num
+from matcalc.simplify.terms import SIGNED_PRODUCTS, is_num
 
 
 class Facts:

@@ -1,13 +1,10 @@
 """Phase 1, fold: arithmetic on numbers and neutral operands (normal-form clause [N1])."""
 from __future__ import annotations
 
-from typing import Optional
-
-from matcalc.ir.nodes import Const, Node, Num, op_of
-from matcalc.ir.shapes import is_scalar, make
+from matcalc.ir.nodes import Const, Num, op_of
+from matcalc.ir.shapes import is_scalar
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, matrix_product, number, power_parts,
-                                    pull_sign, scaled, zero)
+from matcalc.simplify.terms import is_num, is_zero, number, scaled, zero
 
 
 _FOLD = {

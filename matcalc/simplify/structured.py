@@ -7,8 +7,7 @@ from matcalc.ir.nodes import Const, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import (SIGNED_PRODUCTS, is_num, is_ones, is_zero, matrix_product, number, power_parts,
-                                    pull_sign, scaled, zero)
+from matcalc.simplify.terms import is_num, is_ones, is_zero, pull_sign, scaled
 
 
 @rewrites("structured", "mul")
