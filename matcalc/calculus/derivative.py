@@ -21,7 +21,7 @@ from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
 from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.numeric.evaluate import bind, evaluate_node, to_user
+from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
@@ -51,6 +51,11 @@ class Derivative:
     directions: tuple = ()
     convention: Optional[str] = None
     index: Optional[object] = None       # index form: D[i…] = Σ … (an IndexForm), where one is printable
+
+    @property
+    def inferred(self) -> dict:
+        """How each undeclared variable's type was inferred, e.g. ``{"b": "vector: meets A*x in '-'"}``."""
+        return self.f.inferred
 
     @property
     def steps(self) -> list:
@@ -87,7 +92,8 @@ class Derivative:
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
-        value = evaluate_node(self.node, values)
+        from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
+        value = evaluate_planned(self.node, values)
         if self.form == "vec":
             return unvec(value, self.of_shape, self.wrt.shape, values)
         return to_user(self.node, value)
@@ -109,6 +115,8 @@ class Derivative:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
+
+    _repr_mimebundle_ = lambda self, include=None, exclude=None: __import__("matcalc.reports.jupyter", fromlist=["_"]).derivative_bundle(self)  # noqa: E731
 
     def __repr__(self) -> str:
         return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"
@@ -142,17 +150,26 @@ def _index_names(f_shape, x_shape, order):
 
 # ------------------------------------------------------------------------------ entry points
 
-def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Node, Var]:
+def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Expr, Var]:
+    """The function as an :class:`Expr` (which keeps how undeclared types were inferred) and the variable."""
+    expr = _as_expr(f, decls)
+    return expr, _variable(expr.node, wrt, decls)
+
+
+def _as_expr(f, decls: Decls) -> Expr:
     if isinstance(f, Expr):
-        node = f.node
-    elif isinstance(f, Node):
-        node = f
-    elif isinstance(f, str):
-        node, _ = parse_node(f, decls)
-    else:
-        raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
+        return f
+    if isinstance(f, Node):
+        return Expr(f)
+    if isinstance(f, str):
+        node, program = parse_node(f, decls)
+        return Expr(node, program.inferred)
+    raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
+
+
+def _variable(node: Node, wrt, decls: Decls) -> Var:
     if isinstance(wrt, Var):
-        return node, wrt
+        return wrt
     if not isinstance(wrt, str):
         raise MatcalcError(f"wrt must be a variable name, not {type(wrt).__name__}")
     found = variables(node).get(wrt)
@@ -165,7 +182,7 @@ def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> t
             raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
                                "declare it to get a zero derivative")
         found = Var(wrt, declared.shape(), declared.kind)
-    return node, found
+    return found
 
 
 def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
@@ -177,8 +194,9 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     """
     if not isinstance(order, int) or order < 1:
         raise MatcalcError(f"order must be a positive integer, not {order!r}")
-    node, x = _resolve(f, wrt, decls)
-    record = Derivation(Expr(node), x)
+    expr, x = _resolve(f, wrt, decls)
+    node = expr.node
+    record = Derivation(expr, x)
     record.add(Step("function", None, 0, None, node, check="none"))
     taken = set(variables(node)) | {x.name}
     current, form, previous = node, None, node.shape
@@ -191,7 +209,7 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
         del record.steps[1:]
         return _index_form(node, x, order, record, taken, str(why))
     convention = SYMMETRIC_CONVENTION if x.kind == "symmetric" else None
-    return Derivative(Expr(node), x, order, form, current, record, convention=convention, of_shape=previous)
+    return Derivative(expr, x, order, form, current, record, convention=convention, of_shape=previous)
 
 
 COLLECTED = named("collect", "df collected: the simplification rules applied to the sum of the parts' differentials")
@@ -258,6 +276,9 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
         if symmetric:
             form = "hessian"
     else:
+        if x.kind == "symmetric":
+            raise NotMatrixForm(f"the symmetric-space convention for {x.name} in a Kronecker form would need the "
+                                "commutation matrix")
         if not last or k > 2:
             raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
                                 "differentiated again")
@@ -344,7 +365,7 @@ def _index_form(node: Node, x: Var, order: int, record: Derivation, taken: set, 
         stated = multilinear if current is not None or is_scalar(node.shape) else Const("fill", node.shape, 0)
         record.add(Step("index", INDEX, order, stated, index, check="index", wrt=x, directions=tuple(dirs),
                         form=why))
-    return Derivative(Expr(node), x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
+    return Derivative(record.f, x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
                       convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
 
 

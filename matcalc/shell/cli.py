@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
@@ -63,7 +64,8 @@ def _show_parse(args) -> int:
         print(str(e))
         print(f"  shape: {_shape_words(e.shape)}")
         for name, t in e.variables.items():
-            print(f"  {name}: {t}")
+            why = e.inferred.get(name)
+            print(f"  {name}: {t}" + (f" — inferred: {why.split(': ', 1)[-1]}" if why else ""))
     return 0
 
 
@@ -129,6 +131,8 @@ def _diff(args) -> int:
     print(f"  {d.layout}")
     if d.convention:
         print(f"  symmetric {d.wrt.name}: {d.convention}")
+    for line in inferred_lines(d.f):
+        print("  " + line)
     if error is not None:
         print(f"  finite-difference check: max relative error {error:.1e}")
     if args.steps:
@@ -183,6 +187,24 @@ def _conv_args(p):
 def _conv(args) -> int:
     from matcalc.conv.cli import run
     return run(args)
+
+
+_gen = lambda: __import__("matcalc.generate.cli", fromlist=["run"])  # noqa: E731  (loads on use)
+command("codegen", "generate NumPy, JAX or torch code: value and gradient, Hessian, Hessian-vector product",
+        lambda p: _gen().add_arguments(p))(lambda args: _gen().run(args))
+
+
+def inferred_lines(e) -> list:
+    """The types of the undeclared variables, each with how it was inferred (none when all were declared)."""
+    if not e.inferred:
+        return []
+    types = e.variables
+    return ["types inferred (declare them to change them):"] + [
+        f"  {name}: {types[name]} — {why.split(': ', 1)[-1]}" for name, why in e.inferred.items()]
+
+
+command("report", "a derivation report: HTML (MathML, offline), Markdown, LaTeX or PDF",
+        lambda p: import_module("matcalc.reports.cli").add_arguments(p))(lambda a: import_module("matcalc.reports.cli").run(a))
 
 
 def _derivative_name(d) -> str:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from matcalc.ir.nodes import Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
+from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
 from matcalc.simplify.terms import is_num, matrix_product, number, pull_sign
 
 
 @rewrites("canonical", "neg")
+@identity("-(-A) = A", "A: matrix(m,n)")
 def neg_neg(node, rb):
     """−(−a) → a. [N2]"""
     a = node.args[0]
@@ -18,6 +20,7 @@ def neg_neg(node, rb):
 
 
 @rewrites("canonical", "neg")
+@identity("-(A*B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def neg_into_product(node, rb):
     """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads. [N2]"""
     a = node.args[0]
@@ -27,6 +30,7 @@ def neg_into_product(node, rb):
 
 
 @rewrites("canonical", "mul", "hadamard", "div", "ediv")
+@identity("A*(-B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def sign_to_the_left(node, rb):
     """a·(−b) → (−a)·b. [N2]"""
     a, b = node.args
@@ -37,6 +41,7 @@ def sign_to_the_left(node, rb):
 
 
 @rewrites("canonical", "mul")
+@identity("A*2 = 2*A", "A: matrix(m,n)")
 def coefficient_first(node, rb):
     """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead. [N3]"""
     a, b = node.args
@@ -55,6 +60,7 @@ def coefficient_first(node, rb):
 
 
 @rewrites("canonical", "mul")
+@identity("A*(s*B) = s*A*B", "A: matrix(m,n); s: scalar; B: matrix(n,p)")
 def scalar_factor_first(node, rb):
     """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute). [N3]"""
     a, b = node.args
@@ -67,6 +73,7 @@ def scalar_factor_first(node, rb):
 
 
 @rewrites("canonical", "transpose")
+@identity("A'' = A", "A: matrix(m,n)")
 def transpose_of_transpose(node, rb):
     """(Aᵀ)ᵀ → A. [N5]"""
     a = node.args[0]
@@ -74,6 +81,7 @@ def transpose_of_transpose(node, rb):
 
 
 @rewrites("canonical", "transpose")
+@identity("S' = S", "S: symmetric(n)")
 def transpose_of_symmetric(node, rb):
     """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …). [N5]"""
     a = node.args[0]
@@ -85,6 +93,7 @@ def transpose_of_symmetric(node, rb):
 
 
 @rewrites("canonical", "transpose")
+@identity("(A*B)' = B'*A'", "A: matrix(m,n); B: matrix(n,p)", "MC 5")
 def transpose_inward(node, rb):
     """(AB)ᵀ → BᵀAᵀ (MC 5), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
     only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx. [N5]"""
@@ -111,6 +120,7 @@ def transpose_inward(node, rb):
 
 
 @rewrites("canonical", "add", "sub")
+@identity("A + (-B) = A - B", "A: matrix(m,n); B: matrix(m,n)")
 def subtract_negative(node, rb):
     """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A. [N2]"""
     a, b = node.args
@@ -124,6 +134,7 @@ def subtract_negative(node, rb):
 
 
 @rewrites("canonical", "mul")
+@identity("A*(B*C) = (A*B)*C", "A: matrix(m,n); B: matrix(n,p); C: matrix(p,q)")
 def associate_left(node, rb):
     """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
     The whole chain is re-associated at once, at its root (a chain of k factors costs k steps). [N4]"""
@@ -144,6 +155,7 @@ def associate_left(node, rb):
 
 
 @rewrites("canonical", "add", "sub")
+@identity("A' + A = A + A'", "A: matrix(n,n)")
 def plain_before_transposed(node, rb):
     """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first). [N7]"""
     a, b = node.args
@@ -155,6 +167,7 @@ def plain_before_transposed(node, rb):
 
 
 @rewrites("canonical", "hadamard")
+@identity("A .* (1 ./ B) = A ./ B", "A: matrix(m,n); B: matrix(m,n)")
 def hadamard_reciprocal(node, rb):
     """A ⊙ (1 ⊘ B) → A ⊘ B. [N6]"""
     a, b = node.args
@@ -166,6 +179,7 @@ def hadamard_reciprocal(node, rb):
 
 
 @rewrites("canonical", "div")
+@identity("(A/s)/t = A/(s*t)", "A: matrix(m,n); s: scalar; t: scalar")
 def divide_twice(node, rb):
     """(A/s)/t → A/(s·t). [N6]"""
     a, t = node.args
@@ -175,6 +189,7 @@ def divide_twice(node, rb):
 
 
 @rewrites("canonical", "mul")
+@identity("(1/s)*A = A/s", "A: matrix(m,n); s: scalar")
 def reciprocal_scaling(node, rb):
     """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s. [N6]"""
     a, b = node.args
@@ -188,6 +203,7 @@ def reciprocal_scaling(node, rb):
 
 
 @rewrites("canonical", "pow")
+@identity("(A')^3 = (A^3)'", "A: matrix(n,n)")
 def power_of_transpose(node, rb):
     """(Aᵀ)ᵏ → (Aᵏ)ᵀ. [N5]"""
     a, k = node.args
@@ -197,6 +213,7 @@ def power_of_transpose(node, rb):
 
 
 @rewrites("canonical", "kron")
+@identity("kron(-A, B) = -kron(A, B)", "A: matrix(m,n); B: matrix(p,q)")
 def kron_sign(node, rb):
     """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B). [N2]"""
     a, b = node.args
@@ -208,6 +225,7 @@ def kron_sign(node, rb):
 
 
 @rewrites("canonical", "ediv")
+@identity("(A ./ B) ./ C = A ./ (B .* C)", "A: matrix(m,n); B: matrix(m,n); C: matrix(m,n)")
 def elementwise_quotient(node, rb):
     """c·1 ⊘ B → c ⊘ B (a constant array numerator is a scalar one); c ⊘ (k·B) → (c/k) ⊘ B;
     (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C). [N6]"""
@@ -222,6 +240,7 @@ def elementwise_quotient(node, rb):
 
 
 @rewrites("canonical", "transpose")
+@identity("(A/s)' = A'/s", "A: matrix(m,n); s: scalar")
 def transpose_of_quotient(node, rb):
     """(A/s)ᵀ → Aᵀ/s for a scalar s. [N6]"""
     a = node.args[0]
@@ -231,6 +250,7 @@ def transpose_of_quotient(node, rb):
 
 
 @rewrites("canonical", "mul")
+@identity("A*(B/s) = (A*B)/s", "A: matrix(m,n); B: matrix(n,p); s: scalar")
 def quotient_out_of_product(node, rb):
     """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s. [N6]"""
     a, b = node.args

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from matcalc.ir.nodes import Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
+from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
 from matcalc.simplify.terms import is_num, number, power_parts, scaled, zero
 
@@ -242,6 +243,7 @@ def _common_coefficient(items: list):
 
 
 @rewrites("collect", "add", "sub")
+@identity("A*B + A*C = A*(B + C)", "A: matrix(m,n); B: matrix(n,p); C: matrix(n,p)")
 def collect_sum(node, rb):
     """Σ cᵢ·Tᵢ with like terms collected (c·T + d·T → (c + d)·T, so A + A → 2A and A − A → 0)
     and common factors taken out (AB + AC → A(B + C), BA + CA → (B + C)A), over the whole sum:
@@ -271,6 +273,7 @@ def collect_sum(node, rb):
 
 
 @rewrites("collect", "mul")
+@identity("A*A = A^2", "A: matrix(n,n)")
 def equal_factors_to_power(node, rb):
     """A·A → A², Aᵏ·A → Aᵏ⁺¹, A·Aᵏ → Aᵏ⁺¹ (scalars and square matrices)."""
     a, b = node.args
@@ -283,6 +286,7 @@ def equal_factors_to_power(node, rb):
 
 
 @rewrites("collect", "hadamard")
+@identity("A .* A = A.^2", "A: matrix(m,n)")
 def equal_factors_to_elementwise_power(node, rb):
     """A ⊙ A → A.^2."""
     a, b = node.args
@@ -290,6 +294,7 @@ def equal_factors_to_elementwise_power(node, rb):
 
 
 @rewrites("collect", "mul")
+@identity("(A^2)'*(A^3)' = (A^5)'", "A: matrix(n,n)")
 def transposes_of_powers(node, rb):
     """(Aᵏ)ᵀ·(Aʲ)ᵀ → (Aᵏ⁺ʲ)ᵀ: transposed powers of one matrix combine."""
     a, b = node.args

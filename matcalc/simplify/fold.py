@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from matcalc.ir.nodes import Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
+from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
 from matcalc.simplify.terms import is_num, is_zero, number, scaled, zero
 
@@ -14,6 +15,7 @@ _FOLD = {
 
 
 @rewrites("fold", "add", "sub", "mul", "hadamard", "neg")
+@identity("2*3 = 6")
 def fold_numbers(node, rb):
     """Arithmetic on numbers is done: 2*3 → 6."""
     if all(is_num(a) for a in node.args):
@@ -22,6 +24,7 @@ def fold_numbers(node, rb):
 
 
 @rewrites("fold", "div")
+@identity("6/3 = 2")
 def fold_division(node, rb):
     """a/b of numbers is done when exact: 6/3 → 2; a/1 → a; 0/b → 0."""
     a, b = node.args
@@ -35,6 +38,7 @@ def fold_division(node, rb):
 
 
 @rewrites("fold", "div")
+@identity("(6*A)/3 = 2*A", "A: matrix(m,n)")
 def divide_coefficient(node, rb):
     """(c·A)/d → (c/d)·A for numbers c, d when exact: (2A)/2 → A."""
     a, b = node.args
@@ -47,12 +51,14 @@ def divide_coefficient(node, rb):
 
 
 @rewrites("fold", "pow", "epow")
+@identity("A^1 = A", "A: matrix(n,n)")
 def power_of_one(node, rb):
     """a^1 → a; a.^1 → a."""
     return node.args[0] if is_num(node.args[1], 1) else None
 
 
 @rewrites("fold", "neg")
+@identity("-matrix(2) = -2*matrix(1)")
 def neg_of_number(node, rb):
     """−(c) → the number −c; −0 → 0."""
     a = node.args[0]
@@ -64,6 +70,7 @@ def neg_of_number(node, rb):
 
 
 @rewrites("fold", "mul")
+@identity("eye*A = A", "A: matrix(m,n)")
 def multiply_by_one(node, rb):
     """1·A → A, A·1 → A, I·A → A, A·I → A."""
     a, b = node.args
@@ -75,6 +82,7 @@ def multiply_by_one(node, rb):
 
 
 @rewrites("fold", "mul", "hadamard")
+@identity("0*A = matrix(0)", "A: matrix(m,n)")
 def multiply_by_zero(node, rb):
     """0·A → 0."""
     if any(is_zero(a) for a in node.args):
@@ -83,6 +91,7 @@ def multiply_by_zero(node, rb):
 
 
 @rewrites("fold", "hadamard")
+@identity("A .* matrix(1) = A", "A: matrix(m,n)")
 def hadamard_by_ones(node, rb):
     """A ⊙ 1 → A, 1 ⊙ A → A (1 the all-ones array); c·1 ⊙ A → c·A."""
     a, b = node.args
@@ -93,6 +102,7 @@ def hadamard_by_ones(node, rb):
 
 
 @rewrites("fold", "hadamard")
+@identity("s .* B = s*B", "s: scalar; B: matrix(m,n)")
 def hadamard_of_scalars(node, rb):
     """a ⊙ B with a scalar is a·B."""
     a, b = node.args
@@ -102,6 +112,7 @@ def hadamard_of_scalars(node, rb):
 
 
 @rewrites("fold", "add", "sub")
+@identity("A + 0 = A", "A: matrix(m,n)")
 def add_zero(node, rb):
     """A + 0 → A, 0 + A → A, A − 0 → A, 0 − A → −A."""
     a, b = node.args
@@ -113,6 +124,7 @@ def add_zero(node, rb):
 
 
 @rewrites("fold", "mul")
+@identity("2*matrix(3) = matrix(6)")
 def scale_constant(node, rb):
     """c·1 → the constant array filled with c."""
     a, b = node.args
@@ -129,12 +141,14 @@ def trace_of_scalar(node, rb):
 
 
 @rewrites("fold", "sum")
+@identity("sum(s) = s", "s: scalar")
 def sum_of_scalar(node, rb):
     """sum(a) → a for a scalar."""
     return node.args[0] if is_scalar(node.args[0].shape) else None
 
 
 @rewrites("fold", "mul")
+@identity("(s*eye)*B = s*B", "s: scalar; B: matrix(m,n)")
 def scaled_identity(node, rb):
     """(s·I)·B → s·B and B·(s·I) → s·B."""
     a, b = node.args
@@ -145,6 +159,7 @@ def scaled_identity(node, rb):
 
 
 @rewrites("fold", "mul")
+@identity("(-1)*A = -A", "A: matrix(m,n)")
 def minus_one_times(node, rb):
     """(−1)·A → −A; (−I)·A → −A."""
     a, b = node.args
@@ -154,6 +169,7 @@ def minus_one_times(node, rb):
 
 
 @rewrites("fold", "inv")
+@identity("inv(inv(A)) = A", "A: matrix(n,n)")
 def inverse_of_inverse(node, rb):
     """inv(inv(A)) → A; inv(Aᵀ) stays, inv(s) of a scalar is 1/s."""
     a = node.args[0]

@@ -11,6 +11,7 @@ from matcalc.simplify.terms import is_num, is_ones, is_zero, pull_sign, scaled
 
 
 @rewrites("structured", "mul")
+@identity("vector(1)'*x = sum(x)", "x: vector(n)")
 def ones_inner_product(node, rb):
     """1ᵀx → sum(x) and xᵀ1 → sum(x) (1 the all-ones vector)."""
     a, b = node.args
@@ -24,6 +25,7 @@ def ones_inner_product(node, rb):
 
 
 @rewrites("structured", "mul")
+@identity("kron(A, B)*kron(C, D) = kron(A*C, B*D)", "A: matrix(m,n); B: matrix(p,q); C: matrix(n,k); D: matrix(q,l)", "MC 511")
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
     a, b = node.args
@@ -41,6 +43,7 @@ def kron_mixed_product(node, rb):
 
 
 @rewrites("structured", "mul")
+@identity("diag(x)*diag(y) = diag(x .* y)", "x: vector(n); y: vector(n)")
 def diag_product(node, rb):
     """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
     a, b = node.args
@@ -54,6 +57,7 @@ def diag_product(node, rb):
 
 
 @rewrites("structured", "mul")
+@identity("diag(x)*y = x .* y", "x: vector(n); y: vector(n)")
 def diag_times_vector(node, rb):
     """diag(a)·v → a ⊙ v for column vectors a, v."""
     a, b = node.args
@@ -63,6 +67,7 @@ def diag_times_vector(node, rb):
 
 
 @rewrites("structured", "mul")
+@identity("A*inv(A) = eye", "A: matrix(n,n)")
 def inverse_product(node, rb):
     """A·A⁻¹ → I and A⁻¹·A → I."""
     a, b = node.args
