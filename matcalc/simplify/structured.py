@@ -178,13 +178,18 @@ def _one_minus(node: Node) -> Optional[Node]:
 
 
 def _two_factors(node: Node):
-    return tuple(node.args) if op_of(node) == "hadamard" else None
+    """The two factors of an elementwise product (or of a product of two scalars), else None."""
+    if op_of(node) == "hadamard" or (op_of(node) == "mul" and is_scalar(node.args[0].shape)
+                                     and is_scalar(node.args[1].shape)):
+        return tuple(node.args)
+    return None
 
 
 @identity("A .* (1 - B) - (1 - A) .* B = A - B", "A: matrix(m,n); B: matrix(m,n)")
 @rewrites("structured", "sub")
 def complementary_products(node, rb):
-    """A ⊙ (1 − B) − (1 − A) ⊙ B → A − B (the products A ⊙ B cancel; as in the logistic loss)."""
+    """A ⊙ (1 − B) − (1 − A) ⊙ B → A − B (the products A ⊙ B cancel; as in the logistic loss), and
+    likewise for scalars: a·(1 − b) − (1 − a)·b → a − b."""
     x, y = (_two_factors(t) for t in node.args)
     if not x or not y:
         return None
