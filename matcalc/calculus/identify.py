@@ -176,15 +176,76 @@ def adjoint_diag(node, c, dep, batched):
     return (make("diag", c),)
 
 
-def _no_adjoint(name):
-    def adjoint_unsupported(node, c, dep, batched):
-        """No matrix form: the derivative falls back to the index form."""
-        raise NotMatrixForm(f"{name} in a differential")
-    return adjoint_unsupported
+def _unvec(c: Node, shape) -> Node:
+    """G with c = vec(G), for a cotangent that is a sum of scaled vec(Gᵢ) once simplified
+    (there is no reshape in the IR, so any other c has no matrix form here)."""
+    from matcalc.simplify.engine import simplify   # the simplifier knows nothing of identification
+    out, stack = None, [(simplify(c), None, 1)]
+    while stack:
+        n, scale, sign = stack.pop()
+        op = op_of(n)
+        if op in ("add", "sub") and n.args[0].shape == n.args[1].shape:
+            stack += [(n.args[0], scale, sign), (n.args[1], scale, -sign if op == "sub" else sign)]
+        elif op == "neg":
+            stack.append((n.args[0], scale, -sign))
+        elif op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+            stack.append((n.args[1], n.args[0] if scale is None else times(scale, n.args[0]), sign))
+        elif op == "div" and is_scalar(n.args[1].shape):
+            stack.append((n.args[0], make("div", Num(1) if scale is None else scale, n.args[1]), sign))
+        elif op == "vec" and tuple(n.args[0].shape) == tuple(shape):
+            g = n.args[0] if scale is None else times(scale, n.args[0])
+            out = plus(out, g) if sign > 0 else plus(out, make("neg", g))
+        else:
+            raise NotMatrixForm("vec of a differential whose cotangent is not vec of a matrix")
+    return out
 
 
-for _op in ("vec", "kron"):
-    adjoint(_op)(_no_adjoint(_op))
+@identity("vec(G)'*vec(dA) = tr(G'*dA)", "G: matrix(m,n); dA: matrix(m,n)")
+@adjoint("vec")
+def adjoint_vec(node, c, dep, batched):
+    """⟨vec(G), vec(dA)⟩ = ⟨G, dA⟩: the cotangent of vec(dA) is the matrix it stacks."""
+    a = node.args[0]
+    if a.shape[1] == 1:              # vec of a column is the column
+        return (c,)
+    if batched:
+        raise NotMatrixForm("vec of a matrix that depends on the variable, in a Jacobian")
+    return (_unvec(c, a.shape),)
+
+
+def _square_identity_scale(c: Node) -> Optional[Node]:
+    """s with c = s·I (s a scalar, possibly 1), else None."""
+    if op_of(c) == "eye":
+        return Num(1)
+    if op_of(c) == "mul" and is_scalar(c.args[0].shape) and op_of(c.args[1]) == "eye":
+        return c.args[0]
+    if op_of(c) == "neg":
+        inner = _square_identity_scale(c.args[0])
+        return None if inner is None else make("neg", inner)
+    return None
+
+
+@identity("vec(C)'*kron(da, b) = (kron(eye, b)'*vec(C))'*da", "da: vector(m); b: vector(p); C: matrix(m,p)")
+@adjoint("kron")
+def adjoint_kron(node, c, dep, batched):
+    """Columns: kron(da, b) = kron(I, b)·da and kron(a, db) = kron(a, I)·db, so ⟨C, kron(da, b)⟩ =
+    ⟨kron(I, b)ᵀC, da⟩ and ⟨C, kron(a, db)⟩ = ⟨kron(a, I)ᵀC, db⟩; square matrices under a trace
+    (C = s·I): ⟨s·I, kron(A, dB)⟩ = s·tr(A)·tr(dB), so dB gets s·tr(A)·I."""
+    a, b = node.args
+    out = [None, None]
+    if a.shape[1] == 1 and b.shape[1] == 1:
+        if dep[0]:
+            out[0] = times(T(make("kron", eye(a.shape[0]), b)), c)
+        if dep[1]:
+            out[1] = times(T(make("kron", a, eye(b.shape[0]))), c)
+        return tuple(out)
+    s = None if batched else _square_identity_scale(c)
+    if s is None or a.shape[0] != a.shape[1] or b.shape[0] != b.shape[1]:
+        raise NotMatrixForm("kron of a matrix that depends on the variable")
+    if dep[0]:
+        out[0] = times(times(s, make("tr", b)), eye(a.shape[0]))
+    if dep[1]:
+        out[1] = times(times(s, make("tr", a)), eye(b.shape[0]))
+    return tuple(out)
 
 
 def pairing(c: Node, node: Node, batched: bool) -> Node:
@@ -385,8 +446,23 @@ def _no_vec(name):
     return vec_unsupported
 
 
-for _op in ("diag", "kron"):
-    vec_rule(_op)(_no_vec(_op))
+vec_rule("diag")(_no_vec("diag"))
+
+
+@identity("kron(a, db) = kron(a, eye)*db", "a: vector(m); db: vector(p)")
+@vec_rule("kron")
+def vec_kron(node, m, dep):
+    """For columns, vec(kron(da, b)) = kron(I, b)·vec(da) and vec(kron(a, db)) = kron(a, I)·vec(db);
+    a Kronecker product of matrices that depend on the variable has no form here."""
+    a, b = node.args
+    if a.shape[1] != 1 or b.shape[1] != 1:
+        raise NotMatrixForm("kron of a matrix differential in vec form")
+    out = None
+    if dep[0]:
+        out = plus(out, times(make("kron", eye(a.shape[0]), b), m[0]))
+    if dep[1]:
+        out = plus(out, times(make("kron", a, eye(b.shape[0])), m[1]))
+    return out
 
 
 def vec_jacobian(df: Node, dx: Var, steps: Optional[list] = None, order: int = 1) -> Optional[Node]:

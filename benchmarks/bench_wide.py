@@ -1,0 +1,150 @@
+"""Wide expressions: N-term sums, the Hessian of a deep chain, and many parallel deep branches.
+
+Each case is differentiated in a fresh interpreter with a time budget, so a slow "before" run
+cannot stall the table; times are CPU seconds (``time.process_time``, less disturbed by a busy
+machine than wall time), the median of --repeats runs of ``matcalc.diff`` (parsing is not
+timed), with BLAS threads pinned to 1.  ``--before TREE`` measures an older source tree
+alongside, size by size (e.g. ``git worktree add /tmp/before ee00a0d``).  Cases:
+
+- ``sin``: the gradient w.r.t. x of ``sum_i sin(x'*A_i*x)`` (N distinct terms);
+- ``wls``: the gradient w.r.t. w of ``sum_i c_i*norm2(X_i*w - y_i)^2`` (weighted least squares);
+- ``chain-hessian``: the Hessian w.r.t. x of ``sum(tanh(W_L*…tanh(W_1*x)))`` (benchmarks/bench_diff.py's network);
+- ``branches``: the gradient w.r.t. x of ``sum_b sum(tanh(W_b_L*…tanh(W_b_1*x)))``, B branches of depth L.
+
+    python benchmarks/bench_wide.py [--case sin|wls|chain-hessian|branches|all] [--budget 120] [--repeats 3]
+                                    [--before /tmp/before]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def sin_sum(n: int) -> tuple[str, str]:
+    decl = " ".join(f"A{i}: matrix(n,n);" for i in range(n))
+    return f"x: vector(n); {decl} " + " + ".join(f"sin(x'*A{i}*x)" for i in range(n)), "x"
+
+
+def wls_sum(n: int) -> tuple[str, str]:
+    decl = " ".join(f"X{i}: matrix(m,n); y{i}: vector(m); c{i}: scalar;" for i in range(n))
+    return f"w: vector(n); {decl} " + " + ".join(f"c{i}*norm2(X{i}*w - y{i})^2" for i in range(n)), "w"
+
+
+def chain(depth: int) -> tuple[str, str]:
+    decl = " ".join(f"W{i}: matrix(n,n);" for i in range(1, depth + 1))
+    layers = " ".join(f"h{i} = tanh(W{i}*h{i - 1});" for i in range(1, depth + 1))
+    return f"x: vector(n); {decl} h0 = x; {layers} sum(h{depth})", "x"
+
+
+def branches(width: int, depth: int = 64) -> tuple[str, str]:
+    decls, lines, outs = [], [], []
+    for b in range(width):
+        prev = "x"
+        for i in range(1, depth + 1):
+            decls.append(f"W{b}_{i}: matrix(n,n);")
+            lines.append(f"h{b}_{i} = tanh(W{b}_{i}*{prev});")
+            prev = f"h{b}_{i}"
+        outs.append(f"sum({prev})")
+    return f"x: vector(n); {' '.join(decls)} {' '.join(lines)} " + " + ".join(outs), "x"
+
+
+CASES = {
+    "sin": (sin_sum, 1, [10, 30, 100, 300, 1000, 3000, 10000]),
+    "wls": (wls_sum, 1, [10, 30, 100, 300, 1000, 3000, 10000]),
+    "chain-hessian": (chain, 2, [8, 16, 32, 64, 128, 256]),
+    "branches": (branches, 1, [1, 4, 16, 64]),
+}
+
+
+def worker(case: str, n: int, repeats: int) -> dict:
+    """Differentiate one case ``repeats`` times in this process; CPU times (process_time), so a
+    busy machine disturbs the numbers less than wall-clock times would."""
+    import matcalc
+    from matcalc.ir.nodes import dag_size
+    if os.environ.get("BENCH_NO_REPLAY"):   # skip the record's whole-expression replay of each rewrite
+        from matcalc.calculus import derivative
+        if hasattr(derivative, "replace"):
+            derivative.replace = lambda root, old, new: None
+    build, order, _ = CASES[case]
+    text, wrt = build(n)
+    f = matcalc.parse(text)
+    times = []
+    try:
+        for _ in range(repeats):
+            t0 = time.process_time()
+            d = matcalc.diff(f, wrt, order=order)
+            times.append(time.process_time() - t0)
+    except RecursionError:
+        return {"error": f"RecursionError after {time.process_time() - t0:.1f} s"}
+    node = d.node if d.node is not None else d.multilinear
+    return {"time": statistics.median(times), "nodes": dag_size(node), "form": d.form, "chars": len(str(d))}
+
+
+def run(case: str, n: int, budget: float, repeats: int, tree: str | None) -> dict:
+    """One measurement in a fresh interpreter, matcalc imported from ``tree`` (default: as installed)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if tree:
+        env["PYTHONPATH"] = tree
+    cmd = [sys.executable, __file__, "--worker", case, str(n), str(repeats)]
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=budget)
+    except subprocess.TimeoutExpired:
+        return {"error": f"> {budget:.0f} s (stopped)"}
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["crashed"])[-1][:60]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cell(r: dict) -> str:
+    return r["error"] if "error" in r else f"{r['time']:.3f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", default="all", choices=[*CASES, "all"])
+    p.add_argument("--budget", type=float, default=120.0, help="seconds per measurement (all repeats)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max", type=int, default=None, help="largest size to run")
+    p.add_argument("--before", default=None, help="a source tree of an older matcalc, measured alongside")
+    p.add_argument("--no-replay", action="store_true",
+                   help="time the engine without the derivation record's replay of each rewrite in the whole "
+                        "expression (Step.whole), which the old tree does not have")
+    p.add_argument("--worker", nargs=3, metavar=("CASE", "N", "REPEATS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.no_replay:
+        os.environ["BENCH_NO_REPLAY"] = "1"
+    if args.worker:
+        case, n, repeats = args.worker
+        print(json.dumps(worker(case, int(n), int(repeats))))
+        return 0
+    print(f"Python {sys.version.split()[0]}, recursion limit {sys.getrecursionlimit()}; CPU seconds, "
+          f"median of {args.repeats}")
+    for case in CASES if args.case == "all" else [args.case]:
+        head = "| size | before (s) | after (s) |" if args.before else "| size | diff (s) |"
+        print(f"\n{case}\n\n{head} result DAG nodes | printed chars | form |")
+        print("|---:|---:|" + ("---:|" if args.before else "") + "---:|---:|---|")
+        before_done = after_done = False
+        for n in CASES[case][2]:
+            if args.max is not None and n > args.max:
+                break
+            b = {"error": "not run"} if before_done or not args.before else run(case, n, args.budget, args.repeats,
+                                                                              args.before)
+            before_done = before_done or "error" in b
+            r = {"error": "not run"} if after_done else run(case, n, args.budget, args.repeats, None)
+            after_done = after_done or "error" in r
+            info = r if "error" not in r else b
+            nodes, chars, form = (info.get("nodes", "–"), info.get("chars", "–"), info.get("form", "–"))
+            cells = ([_cell(b)] if args.before else []) + [_cell(r)]
+            print(f"| {n} | {' | '.join(cells)} | {nodes} | {chars} | {form} |", flush=True)
+            if after_done and (before_done or not args.before):
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

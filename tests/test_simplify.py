@@ -1,0 +1,198 @@
+"""The simplifier as a pass: its phases and normal form, the trace and budget, per-node facts,
+deep and wide inputs (no recursion limit, sums collected and factored in one pass)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.ir.nodes import Num, Var, size
+from matcalc.ir.shapes import make
+from matcalc.numeric.check import dimension_sizes, random_values
+from matcalc.numeric.evaluate import evaluate_node
+from matcalc.printing.text import to_text
+from matcalc.simplify import canonical, normal_form
+from matcalc.simplify.engine import SIMPLIFY_RULES, Simplifier, budget_exhausted, simplify
+from matcalc.simplify.facts import Facts
+
+A = Var("A", ("n", "n"), "matrix")
+B = Var("B", ("n", "n"), "matrix")
+S = Var("S", ("n", "n"), "symmetric")
+x = Var("x", ("n", 1), "vector")
+
+
+def _same_value(a, b, seed=0):
+    sizes = dimension_sizes(a, b)
+    values = {**random_values(a, np.random.default_rng(seed), sizes=sizes),
+              **random_values(b, np.random.default_rng(seed), sizes=sizes)}
+    values.update(sizes)
+    va, vb = evaluate_node(a, values), evaluate_node(b, values)
+    assert np.allclose(va, vb, rtol=1e-9, atol=1e-9)
+
+
+def _all_rules():
+    return {fn for rules in SIMPLIFY_RULES.values() for fn in rules}
+
+
+def test_every_rule_belongs_to_a_phase_and_rules_run_phase_by_phase():
+    for op, rules in SIMPLIFY_RULES.items():
+        phases = [normal_form.PHASES.index(fn.phase) for fn in rules]
+        assert phases == sorted(phases), op
+
+
+def test_every_canonical_rule_names_a_clause_of_the_normal_form():
+    clauses = set(re.findall(r"\[(N\d+)\]", normal_form.__doc__))
+    assert len(clauses) >= 9
+    found = [fn for fn in _all_rules() if fn.phase == "canonical"]
+    assert found and all(fn.__module__ == canonical.__name__ for fn in found)
+    for fn in found:
+        named = re.findall(r"\[(N\d+)\]", fn.__doc__ or "")
+        assert named and set(named) <= clauses, fn.__name__
+
+
+def test_trace_records_rule_functions():
+    trace: list = []
+    out = simplify(make("add", make("mul", Num(2), A), make("mul", Num(3), A)), trace)
+    assert to_text(out) == "5*A"
+    assert trace and all(callable(fn) and fn in _all_rules() for fn, _, _ in trace)
+    assert "collect_sum" in {fn.__name__ for fn, _, _ in trace}
+
+
+def test_a_budget_that_runs_out_is_recorded():
+    node = make("transpose", make("mul", make("transpose", A), B))   # (A'*B)' → B'*A: nested rewrites
+    trace: list = []
+    out = Simplifier(trace, max_depth=0).run(node)
+    assert any(fn is budget_exhausted and before is after for fn, before, after in trace)
+    assert "budget" in budget_exhausted.__doc__
+    _same_value(out, node)
+    trace = []
+    Simplifier(trace, max_rewrites=0).run(make("add", A, A))
+    assert (budget_exhausted, make("add", A, A), make("add", A, A)) in [(f, b, a) for f, b, a in trace]
+
+
+@pytest.mark.parametrize("base", [A, S])
+def test_2000_deep_nested_inverses(base):
+    e = base
+    for _ in range(2000):
+        e = make("inv", make("add", base, e))
+    out = simplify(make("transpose", e))
+    # the transpose of a symmetric expression goes; of a general one it stays
+    assert (out.op == "inv") == (base is S)
+
+
+def test_2000_deep_negated_products():
+    e = A
+    for _ in range(2000):
+        e = make("neg", make("mul", A, e))
+    out = simplify(e)
+    assert size(out) <= size(e)
+
+
+def test_facts_of_deep_sums_without_recursion():
+    e = A
+    for _ in range(3000):
+        e = make("add", e, make("transpose", A))
+    facts = Facts(Simplifier())
+    assert not facts.symmetric(e)
+    e = make("add", e, A)   # now 1 + 3000 + 1 terms: not paired either
+    assert not facts.symmetric(e)
+    pairs = make("add", A, make("transpose", A))
+    for _ in range(1000):
+        pairs = make("add", pairs, make("add", B, make("transpose", B)))
+    assert facts.symmetric(pairs)
+    assert facts.transpose_cost(make("mul", make("transpose", A), S)) == 0
+
+
+def test_a_wide_sum_is_collected_in_one_pass():
+    n = 3000
+    coeffs = np.random.default_rng(1).integers(-3, 4, size=n)
+    terms = [make("mul", Num(int(c)), A if k % 2 else B) for k, c in enumerate(coeffs)]
+    e = terms[0]
+    for t in terms[1:]:
+        e = make("add", e, t)
+    out = simplify(e)
+    a, b = int(coeffs[1::2].sum()), int(coeffs[0::2].sum())
+    _same_value(out, make("add", make("mul", Num(a), A), make("mul", Num(b), B)))
+    assert size(out) <= 7
+
+
+def test_a_wide_sum_is_factored_through_the_index():
+    n = 2000
+    vs = [Var(f"v{i}", ("n", 1), "vector") for i in range(n)]
+    e = make("mul", A, vs[0])
+    for v in vs[1:]:
+        e = make("add", e, make("mul", A, v))
+    out = simplify(e)
+    assert out.op == "mul" and out.args[0] == A   # A*(v0 + v1 + …)
+    assert size(out) == size(e) - 2 * (n - 1)
+
+
+def test_common_run_of_last_factors_taken_at_once():
+    C = Var("C", ("n", "n"), "matrix")
+    e = make("add", make("mul", make("mul", A, B), C), make("mul", make("mul", Var("D", ("n", "n"), "matrix"), B), C))
+    trace: list = []
+    out = simplify(e, trace)
+    assert to_text(out) == "(A + D)*B*C"
+    assert [fn.__name__ for fn, _, _ in trace].count("collect_sum") == 1
+
+
+def test_wide_gradient_stays_collected_and_factored():
+    n = 200
+    decl = " ".join(f"A{i}: matrix(n,n);" for i in range(n))
+    f = matcalc.parse(f"x: vector(n); {decl} " + " + ".join(f"sin(x'*A{i}*x)" for i in range(n)))
+    text = str(matcalc.diff(f, "x"))
+    assert text.endswith(")*x") and text.count("*x)*(A") == n   # (Σ cos(x'*Ai*x)*(Ai + Ai'))*x
+
+
+# ------------------------------------------------------------------------------ rule identities and examples
+
+#: an example of each new simplification rule: (rule name, expression, declarations)
+EXAMPLES = [
+    ("cancel_scalar_factor", "det(A)*B/det(A)", "A: matrix(n,n); B: matrix(n,n)"),
+    ("cancel_scalar_factor", "2*X/(2*sqrt(tr(X'*X)))", "X: matrix(m,n)"),
+    ("cancel_elementwise_factor", "x .* (y ./ x)", "x: vector(n); y: vector(n)"),
+    ("cancel_elementwise_factor", "x ./ x", "x: vector(n)"),
+    ("complementary_products", "a .* (1 - b) - (1 - a) .* b", "a: vector(n); b: vector(n)"),
+    ("sigmoid_complement", "1 - sigmoid(-u)", "u: vector(n)"),
+    ("sigmoid_complement", "1 - sigmoid(-y .* u)", "u: vector(n); y: vector(n)"),
+    ("logistic_quotient", "exp(-u) ./ (1 + exp(-u))", "u: vector(n)"),
+    ("logistic_quotient", "1 ./ (1 + exp(-u))", "u: vector(n)"),
+    ("softmax_sums_to_one", "sum(softmax(x))", "x: vector(n)"),
+    ("constant_inner_product", "x'*vector(-2)", "x: vector(n)"),
+    ("hadamard_by_scaled_ones", "sign(x) .* (c*vector(1))", "x: vector(n); c: scalar"),
+    ("sum_of_transpose", "sum(x')", "x: vector(n)"),
+    ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
+    ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),
+    ("transpose_of_symmetric", "(inv(S)*(0.5*x*x'*inv(S) - 0.5*eye))'", "S: symmetric(n); x: vector(n)"),
+]
+
+
+@pytest.mark.parametrize("name, text, where", EXAMPLES, ids=[f"{n}-{k}" for k, (n, _, _) in enumerate(EXAMPLES)])
+def test_each_new_rule_fires_on_its_example_and_keeps_the_value(name, text, where):
+    node = matcalc.parse(f"{where}; {text}").node
+    trace: list = []
+    out = simplify(node, trace)
+    assert name in {fn.__name__ for fn, _, _ in trace}
+    assert size(out) <= size(node)
+    sizes = dimension_sizes(node)
+    values = {**random_values(node, np.random.default_rng(3), positive=True, sizes=sizes), **sizes}
+    got, want = evaluate_node(out, values), evaluate_node(node, values)
+    assert np.allclose(np.broadcast_to(got, np.shape(want)), want, rtol=1e-9, atol=1e-9)
+
+
+def test_textbook_answers_of_the_issue():
+    cases = {
+        ("-y'*log(sigmoid(X*w)) - (1 - y)'*log(1 - sigmoid(X*w))", "w"): "X'*(sigmoid(X*w) - y)",
+        ("0.5*x'*A*x", "x"): "0.5*(A + A')*x",
+        ("log(det(inv(X)))", "X"): "-inv(X)'",
+        ("sqrt(tr(X'*X))", "X"): "X/sqrt(tr(X'*X))",
+        ("vec(X)'*vec(X)", "X"): "2*X",
+        ("tr(kron(A, X))", "X"): "tr(A)*eye(m)",
+        ("exp(-norm2(x - z)^2/(2*c^2))", "x"): "-exp(-norm2(x - z)^2/(2*c^2))*(x - z)/c^2",
+    }
+    for (f, wrt), want in cases.items():
+        assert str(matcalc.diff(f, wrt, {"c": "scalar", "z": "vector(n)"} if "z" in f else None)) == want
+    assert matcalc.diff("sum(softmax(x))", "x").form == "zero"
+    assert str(matcalc.diff("sqrt(x'*x)", "x", order=2)) == "eye/sqrt(x'*x) - x*x'/sqrt(x'*x)^3"
