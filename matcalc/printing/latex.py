@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from matcalc.ir.nodes import ALL_OPS, Node, fold, op_of
+from matcalc.ir.nodes import ALL_OPS, Node, Num, fold, op_of, variables
 from matcalc.ir.shapes import is_vector
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
 from matcalc.tables import registrar
@@ -20,26 +20,122 @@ def _p(kid, level: int) -> str:
     return text if prec >= level else rf"\left({text}\right)"
 
 
-_GREEK = {unicodedata.lookup(f"GREEK SMALL LETTER {n}"): "\\" + n.lower() for n in (
-    "ALPHA BETA GAMMA DELTA EPSILON ZETA ETA THETA IOTA KAPPA LAMDA MU NU XI PI RHO SIGMA TAU "
-    "UPSILON PHI CHI PSI OMEGA").split()}
-_GREEK["λ"] = r"\lambda"
-_GREEK.update({unicodedata.lookup(f"GREEK CAPITAL LETTER {n}"): "\\" + n.capitalize() for n in (
-    "GAMMA DELTA THETA LAMDA XI PI SIGMA UPSILON PHI PSI OMEGA").split()})
-_GREEK["Λ"] = r"\Lambda"
+# ---------------------------------------------------------------- names: pure ASCII, typeset
+# Greek capitals without a TeX command are upright Latin look-alikes (as TeX sets Greek capitals).
+_GREEK_CAPITAL_LATIN = dict(zip("ALPHA BETA EPSILON ZETA ETA IOTA KAPPA MU NU OMICRON RHO TAU CHI".split(),
+                                "ABEZHIKMNOPTX"))
+_GREEK_SMALL = set("ALPHA BETA GAMMA DELTA EPSILON ZETA ETA THETA IOTA KAPPA LAMDA MU NU XI PI RHO SIGMA TAU "
+                   "UPSILON PHI CHI PSI OMEGA".split())
+_GREEK_CAPITAL = set("GAMMA DELTA THETA LAMDA XI PI SIGMA UPSILON PHI PSI OMEGA".split())
+_GREEK_SYMBOLS = {"ϑ": r"\vartheta", "ϕ": r"\varphi", "ϖ": r"\varpi", "ϱ": r"\varrho", "ϵ": r"\varepsilon",
+                  "ς": r"\varsigma", "ο": "o"}
+_LETTERLIKE = {"ℓ": r"\ell", "ℏ": r"\hbar", "ı": r"\imath", "ȷ": r"\jmath", "ß": r"\text{\ss}",
+               "æ": r"\text{\ae}", "Æ": r"\text{\AE}", "ø": r"\text{\o}", "Ø": r"\text{\O}", "œ": r"\text{\oe}",
+               "Œ": r"\text{\OE}", "ł": r"\text{\l}", "Ł": r"\text{\L}", "_": r"\_"}
+_ACCENTS = {"\u0300": r"\grave", "\u0301": r"\acute", "\u0302": r"\hat", "\u0303": r"\tilde", "\u0304": r"\bar",
+            "\u0305": r"\bar", "\u0306": r"\breve", "\u0307": r"\dot", "\u0308": r"\ddot",
+            "\u030a": r"\mathring", "\u030c": r"\check", "\u20d7": r"\vec"}
+
+
+def _code(c: str) -> str:
+    """A character TeX has no ASCII spelling for (without more packages), shown by its code point."""
+    return rf"\text{{U+{ord(c):04X}}}"
+
+
+def _symbol(c: str) -> str:
+    """One character of a name (after NFD) as ASCII TeX."""
+    if c in _LETTERLIKE:
+        return _LETTERLIKE[c]
+    if c.isascii():
+        return c
+    if c in _GREEK_SYMBOLS:
+        return _GREEK_SYMBOLS[c]
+    name = unicodedata.name(c, "")
+    if name.startswith("GREEK SMALL LETTER ") and name[19:] in _GREEK_SMALL:
+        return "\\" + name[19:].lower().replace("lamda", "lambda")
+    if name.startswith("GREEK CAPITAL LETTER ") and name[21:] in _GREEK_CAPITAL_LATIN:
+        return rf"\mathrm{{{_GREEK_CAPITAL_LATIN[name[21:]]}}}"
+    if name.startswith("GREEK CAPITAL LETTER ") and name[21:] in _GREEK_CAPITAL:
+        return "\\" + name[21:].capitalize().replace("Lamda", "Lambda")
+    tag, _, rest = unicodedata.decomposition(c).partition(" ")
+    if tag == "<font>":                      # 𝐱, 𝑥, ℋ, …: a letter in a mathematical style
+        base = _symbol(chr(int(rest, 16)))
+        style = name.removeprefix("MATHEMATICAL ").split(" SMALL ")[0].split(" CAPITAL ")[0]
+        capital = " CAPITAL " in f" {name} "
+        if style in ("ITALIC", "PLANCK CONSTANT"):
+            return base
+        if style == "BOLD":
+            return rf"\mathbf{{{base}}}" if base.isascii() and len(base) == 1 else rf"\boldsymbol{{{base}}}"
+        if style == "BOLD ITALIC":
+            return rf"\boldsymbol{{{base}}}"
+        if style in ("SCRIPT", "BOLD SCRIPT") and capital:
+            return rf"\mathcal{{{base}}}"
+        if style.startswith("SANS-SERIF") and len(base) == 1:
+            return rf"\mathsf{{{base}}}"
+        if style == "MONOSPACE" and len(base) == 1:
+            return rf"\mathtt{{{base}}}"
+        return _code(c)
+    if c.isdecimal():
+        return str(unicodedata.decimal(c))
+    return _code(c)
+
+
+def _atoms(text: str) -> tuple[list, list, list]:
+    """The symbols of ``text``, and its Unicode sub- and superscripts (``α₁``, ``xᵢ``, ``σ²``)."""
+    atoms, sub, sup = [], [], []
+    for c in unicodedata.normalize("NFD", text):
+        if c in _ACCENTS:
+            if atoms:
+                atoms[-1] = f"{_ACCENTS[c]}{{{atoms[-1]}}}"
+            else:
+                atoms.append(_code(c))
+            continue
+        tag, _, rest = unicodedata.decomposition(c).partition(" ")
+        if tag in ("<sub>", "<super>"):
+            (sub if tag == "<sub>" else sup).append(_symbol(chr(int(rest, 16))))
+            continue
+        atoms.append(_symbol(c))
+    return atoms, sub, sup
+
+
+def _join(atoms) -> str:
+    """Symbols side by side; a space ends a control word before a letter (``\\lambda x``)."""
+    out = ""
+    for a in atoms:
+        if re.search(r"\\[A-Za-z]+$", out) and a[:1].isalpha():
+            out += " "
+        out += a
+    return out
+
+
+def _name(name: str, word: str) -> str:
+    base, sep, rest = name.partition("_")
+    subs = []
+    if sep and base and rest and "__" not in rest and not rest.startswith("_") and not rest.endswith("_"):
+        subs.append(_name(rest, r"\mathrm"))          # W_out → W_{\mathrm{out}}, a_b_c → a_{b_{c}}
+    elif sep:
+        base = name                                   # stray underscores are printed: x_ → x\_
+    else:
+        m = re.fullmatch(r"(.*?[^0-9])([0-9]+)", name)  # W1 → W_{1}, h10 → h_{10}
+        if m:
+            base, subs = m.group(1), [m.group(2)]
+    atoms, sub, sup = _atoms(base)
+    text = _join(atoms)
+    if len(atoms) > 1 and not all(a.isdigit() for a in atoms):
+        text = f"{word}{{{text}}}"
+    subscript = ",".join(s for s in [_join(sub)] + subs if s)
+    if subscript:
+        text += f"_{{{subscript}}}"
+    if sup:
+        text = f"{{{text}^{{{_join(sup)}}}}}"       # braced, so a transpose cannot double it
+    return text
 
 
 def latex_name(name: str) -> str:
-    """``x_0`` → ``x_{0}``, ``W1`` → ``W_{1}``, ``ω`` → ``\\omega``, ``loss`` → ``\\mathit{loss}``."""
-    base, _, sub = name.partition("_")
-    if not sub:
-        m = re.fullmatch(r"(\D+?)(\d+)", name)
-        if m:
-            base, sub = m.groups()
-    base = "".join(_GREEK.get(c, c) + (" " if c in _GREEK else "") for c in base).strip()
-    if len(base) > 1 and not base.startswith("\\"):
-        base = rf"\mathit{{{base}}}"
-    return f"{base}_{{{sub}}}" if sub else base
+    """A variable's name as pure-ASCII TeX: ``x_0`` → ``x_{0}``, ``W1`` → ``W_{1}``, ``α₁`` →
+    ``\\alpha_{1}``, ``ℓ`` → ``\\ell``, ``W_out`` → ``W_{\\mathrm{out}}``, ``loss`` → ``\\mathit{loss}``.
+    A character with no ASCII spelling prints as its code point, never raw."""
+    return _name(name, r"\mathit")
 
 
 @printer("var")
@@ -49,46 +145,85 @@ def latex_var(node, kids):
 
 @printer("num")
 def latex_num(node, kids):
+    """``2``, ``-0.5``, ``1 \\cdot 10^{-5}`` (a product: a power of it is parenthesised), ``\\infty``."""
     text = _number(node.value)
+    if text in ("inf", "-inf", "nan"):
+        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\mathrm{NaN}"}[text], (UNARY if "-" in text else ATOM)
     if "e" in text:
         mant, _, ex = text.partition("e")
-        text = rf"{mant} \cdot 10^{{{int(ex)}}}"
+        return rf"{mant} \cdot 10^{{{int(ex)}}}", PRODUCT
     return text, (UNARY if node.value < 0 else ATOM)
 
 
 @printer("eye")
 def latex_eye(node, kids):
-    return "I", ATOM
+    """I; a 1×1 identity is the number 1 (printing it as I would read as n×n)."""
+    return ("1", ATOM) if node.shape == (1, 1) else ("I", ATOM)
 
 
 @printer("fill")
 def latex_fill(node, kids):
+    """𝟏, 𝟎, c·𝟏; a row is 𝟏ᵀ; a 1×1 fill is its number."""
+    if node.shape == (1, 1):
+        return latex_num(Num(node.value), ())
     v = node.value
-    if v == 0:
-        return r"\mathbf{0}", ATOM
-    one = r"\mathbf{1}"
-    return (one, ATOM) if v == 1 else (rf"{_number(v)}{one}", PRODUCT)
+    one = r"\mathbf{0}" if v == 0 else r"\mathbf{1}"
+    if node.shape[0] == 1:
+        one += r"^{\top}"
+    if v in (0, 1):
+        return one, (POSTFIX if node.shape[0] == 1 else ATOM)
+    if v == -1:
+        return f"-{one}", UNARY
+    num, prec = latex_num(Num(v), ())
+    return rf"{num} \cdot {one}", (UNARY if num.startswith("-") else PRODUCT)
+
+
+# ⊙, ⊘ and ⊗ next to juxtaposition (or each other) are always parenthesised: A ⊙ B C would
+# read as A ⊙ (B C) whichever way the IR groups it.
+_CIRCLED = ("hadamard", "ediv", "kron")
+
+
+def _operand(node, k: int, kid, level: int, apart: tuple) -> str:
+    text = _p(kid, level)
+    if op_of(node.args[k]) in apart and not text.startswith(r"\left("):
+        text = rf"\left({text}\right)"
+    return text
+
+
+def _signed(text: str) -> str:
+    """A right operand that starts with a minus sign is parenthesised: a - (-b), A (-B)."""
+    return rf"\left({text}\right)" if text.startswith("-") else text
 
 
 def _infix(symbol: str, prec: int):
     def latex_infix(node, kids):
         a, b = kids
-        return f"{_p(a, prec)}{symbol}{_p(b, prec + 1)}", prec
+        return f"{_p(a, prec)}{symbol}{_signed(_p(b, prec + 1))}", prec
     return latex_infix
+
+
+def _circled(symbol: str):
+    def latex_circled(node, kids):
+        apart = ("mul",) + tuple(o for o in _CIRCLED if o != node.op)
+        left = _operand(node, 0, kids[0], PRODUCT if node.op != "kron" else POSTFIX, apart)
+        right = _operand(node, 1, kids[1], PRODUCT + 1 if node.op != "kron" else POSTFIX, apart + (node.op,))
+        return f"{left}{symbol}{_signed(right)}", PRODUCT
+    return latex_circled
 
 
 printer("add")(_infix(" + ", SUM))
 printer("sub")(_infix(" - ", SUM))
-printer("hadamard")(_infix(r" \odot ", PRODUCT))
-printer("ediv")(_infix(r" \oslash ", PRODUCT))
+printer("hadamard")(_circled(r" \odot "))
+printer("ediv")(_circled(r" \oslash "))
+printer("kron")(_circled(r" \otimes "))
 
 
 @printer("mul")
 def latex_mul(node, kids):
     """Juxtaposition, with a \\cdot where a number would run into the next factor."""
     a, b = kids
-    left, right = _p(a, PRODUCT), _p(b, UNARY)
-    sep = r" \cdot " if (right[:1].isdigit() or right.startswith("-")) else " "
+    left, right = _operand(node, 0, a, PRODUCT, _CIRCLED), _signed(_operand(node, 1, b, UNARY, _CIRCLED))
+    sep = r" \cdot " if right[:1].isdigit() else " "
     return f"{left}{sep}{right}", PRODUCT
 
 
@@ -99,32 +234,34 @@ def latex_div(node, kids):
 
 @printer("neg")
 def latex_neg(node, kids):
-    inner = _p(kids[0], UNARY)
-    return "-" + (rf"\left({inner}\right)" if inner.startswith("-") else inner), UNARY
+    return "-" + _signed(_p(kids[0], UNARY)), UNARY
 
 
-def _base(kid) -> str:
-    return kid[0] if kid[1] == ATOM else rf"\left({kid[0]}\right)"
+def _base(node, kid) -> str:
+    """The base of a superscript: an atom, or parenthesised (a fraction too: (a/b)ᵀ, not a/bᵀ)."""
+    if kid[1] == ATOM and op_of(node.args[0]) != "div":
+        return kid[0]
+    return rf"\left({kid[0]}\right)"
 
 
 @printer("transpose")
 def latex_transpose(node, kids):
-    return f"{_base(kids[0])}^{{\\top}}", POSTFIX
+    return f"{_base(node, kids[0])}^{{\\top}}", POSTFIX
 
 
 @printer("pow")
 def latex_pow(node, kids):
-    return f"{_base(kids[0])}^{{{kids[1][0]}}}", POSTFIX
+    return f"{_base(node, kids[0])}^{{{kids[1][0]}}}", POSTFIX
 
 
 @printer("epow")
 def latex_epow(node, kids):
-    return f"{_base(kids[0])}^{{\\circ {kids[1][0]}}}", POSTFIX
+    return f"{_base(node, kids[0])}^{{\\circ {kids[1][0]}}}", POSTFIX
 
 
 @printer("inv")
 def latex_inv(node, kids):
-    return f"{_base(kids[0])}^{{-1}}", POSTFIX
+    return f"{_base(node, kids[0])}^{{-1}}", POSTFIX
 
 
 def _function(command: str):
@@ -162,15 +299,38 @@ def latex_norm(node, kids):
     return rf"\left\lVert {kids[0][0]} \right\rVert_{{{sub}}}", ATOM
 
 
-@printer("kron")
-def latex_kron(node, kids):
-    a, b = kids
-    return rf"{_p(a, POSTFIX)} \otimes {_p(b, POSTFIX)}", PRODUCT
-
-
 assert set(LATEX_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(LATEX_RULES)
 
 
-def to_latex(root: Node) -> str:
-    """The expression in LaTeX (math mode, without the surrounding ``$``)."""
+def to_latex(root: Node, shared: bool = False) -> str:
+    """The expression in LaTeX (math mode, without the surrounding ``$``); pure ASCII.
+
+    With ``shared``, as :func:`to_latex_shared`: repeated subexpressions named once."""
+    if shared:
+        return to_latex_shared(root)
     return fold(root, lambda node, kids: LATEX_RULES[op_of(node)](node, kids))[0]
+
+
+#: Deepest nesting of one printed line, in IR levels.  Each level opens at most two TeX groups
+#: (``\left(`` and a ``{``), and TeX allows 255 grouping levels.
+MAX_DEPTH = 60
+
+
+def to_latex_shared(root: Node, min_size: int = 4) -> str:
+    r"""Like :func:`to_latex`, with the repeated subexpressions of a large result named once:
+    ``G,\quad \text{where}\quad \begin{aligned} t_{1} &= … \\ … \end{aligned}`` (amsmath).  The
+    names are those of :func:`matcalc.printing.share.share` (the text printer's ``t1 = …``),
+    chosen apart from every name that would print alike (``t_1``, ``t₁``).  An expression
+    nested deeper than :data:`MAX_DEPTH` is cut into bindings too, so that pdflatex takes it."""
+    from matcalc.printing.share import share
+
+    avoid = set()
+    for name in variables(root):
+        m = re.fullmatch(r"t_\{(\d+)\}", latex_name(name))
+        if m:
+            avoid.add(f"t{m.group(1)}")
+    bindings, body = share(root, min_size, max_depth=MAX_DEPTH, avoid=avoid)
+    if not bindings:
+        return to_latex(root)
+    rows = " \\\\\n".join(f"{latex_name(name)} &= {to_latex(node)}" for name, node in bindings)
+    return f"{to_latex(body)},\\quad \\text{{where}}\\quad\n\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
