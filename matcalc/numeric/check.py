@@ -13,6 +13,7 @@ import numpy as np
 
 from matcalc.errors import MatcalcError
 from matcalc.numeric.evaluate import evaluate
+from matcalc.numeric.layout import unit_directions
 from matcalc.ir.nodes import Node, postorder, variables
 
 SIZES = (3, 4, 2, 5, 6, 7)
@@ -62,15 +63,6 @@ def random_values(root: Node, rng: np.random.Generator, positive: bool = False,
     return values
 
 
-def unit_directions(shape: tuple, symmetric: bool = False):
-    """(index, E) for every entry of an array of ``shape``, E the unit array at that index; for a
-    symmetric matrix (i, j) and (j, i) move together, E = (E_ij + E_ji)/2."""
-    for idx in np.ndindex(*shape) if shape else [()]:
-        e = np.zeros(shape)
-        e[idx] = 1.0
-        yield idx, (e + e.T) / 2 if symmetric else e
-
-
 def finite_difference(fn, x: np.ndarray, symmetric: bool = False, h: float = 1e-6) -> np.ndarray:
     """Central differences of ``fn`` (array-valued) at ``x``: shape fn(x).shape + x.shape.
     For a symmetric x, the direction for entry (i, j) is (E_ij + E_ji)/2."""
@@ -104,7 +96,7 @@ def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, 
     rng = np.random.default_rng(seed)
     worst = 0.0
     for _ in range(trials if values is None else 1):
-        vals = dict(values) if values is not None else _finite_point(d.f.node, rng)
+        vals = dict(values) if values is not None else finite_point(d.f.node, rng)
         if d.wrt.name not in vals:  # f does not depend on it: any value will do
             vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **_bound(d.f.node, vals)}))
         x = np.asarray(vals[d.wrt.name], dtype=float)
@@ -124,7 +116,7 @@ def _bound(root: Node, vals) -> dict:
     return bind(root, vals)[1]
 
 
-def _finite_point(root: Node, rng) -> dict:
+def finite_point(root: Node, rng) -> dict:
     for positive in (False, True):
         vals = random_values(root, rng, positive)
         try:

@@ -104,7 +104,8 @@ def _diff_args(p):
 @command("diff", "differentiate: gradient, Jacobian, Hessian or higher, in matrix form", _diff_args)
 def _diff(args) -> int:
     from matcalc.numeric.check import check
-    from matcalc.calculus.derivative import diff, format_step
+    from matcalc.calculus.derivative import diff
+    from matcalc.present import derivation_text, step_line
 
     text, decls = _read_expr(args), _decls(args)
     d = diff(text, args.wrt, decls, args.order)
@@ -114,7 +115,7 @@ def _diff(args) -> int:
         print(json.dumps({
             "f": str(d.f), "wrt": d.wrt.name, "order": d.order, "form": d.form, "result": str(d),
             "latex": d.latex(), "shape": list(d.shape), "layout": d.layout, "convention": d.convention,
-            "steps": [format_step(s) for s in d.steps], "check": error,
+            "steps": [step_line(s, d.wrt.name) for s in d.steps], "check": error,
         }, ensure_ascii=False, indent=2))
         return 0
     if args.format == "latex":
@@ -131,9 +132,16 @@ def _diff(args) -> int:
     if error is not None:
         print(f"  finite-difference check: max relative error {error:.1e}")
     if args.steps:
-        print("derivation:")
-        for step in d.steps:
-            print("  " + format_step(step))
+        verdicts = d.verify(seed=0) if args.check else None
+        print("derivation:" + ("  (each step checked numerically at random points)" if verdicts else ""))
+        for line in derivation_text(d, verdicts).splitlines():
+            print("  " + line)
+        if verdicts is not None:
+            failed = [i for i, v in enumerate(verdicts, 1) if not v.ok]
+            if failed:
+                print(f"verification: FAILED at step(s) {', '.join(map(str, failed))}", file=sys.stderr)
+                return 1
+            print(f"verification: all {len(verdicts)} steps hold")
     return 0
 
 
@@ -154,9 +162,8 @@ def _explain(args) -> int:
         data["derivation"] = r.truth.explain().splitlines()
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    from matcalc.calculus.derivative import format_step
-    outline = [st for st in r.truth.steps if st.kind in ("function", "collected", "canonical")] + r.truth.steps[-1:]
-    left = ["TRUE DERIVATION (matrix differentials)"] + [format_step(st) for st in outline]
+    from matcalc.present import outline
+    left = ["TRUE DERIVATION (matrix differentials)"] + outline(r.truth)
     right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
     width = max(len(line) for line in left) + 3
     for i in range(max(len(left), len(right))):
