@@ -180,7 +180,7 @@ def pairing(c: Node, node: Node, batched: bool) -> Node:
     """⟨C, N⟩ as an expression: tr(CᵀN) (written aᵀb for vectors); for a batch of cotangent
     columns C, the column of pairings CᵀN (a row N is paired as Nᵀ, as the batch keeps it)."""
     if not batched:
-        return inner(c, node)
+        return node if isinstance(c, Num) and c.value == 1 else inner(c, node)
     return times(T(c), T(node) if node.shape[0] == 1 and node.shape[1] != 1 else node)
 
 
