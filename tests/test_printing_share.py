@@ -9,7 +9,7 @@ import matcalc
 from matcalc.ir.nodes import Num, Var, dag_size, fold, postorder, size, variables
 from matcalc.ir.shapes import make
 from matcalc.numeric.check import random_values as check_values
-from matcalc.printing.share import share
+from matcalc.printing.share import share, share_all
 from matcalc.printing.text import to_text, to_text_shared
 from strategies import N, S, exprs
 
@@ -144,3 +144,31 @@ def test_min_size_bounds_what_is_named(min_size):
     bindings, _ = share(d.node, min_size, ratio=0)
     assert bindings and all(not isinstance(n, (Var, Num)) for _, n in bindings)
     assert all(size(inline(bindings[:k], n)) >= min_size for k, (_, n) in enumerate(bindings))
+
+
+def test_several_roots_share_one_set_of_bindings():
+    h = make("tanh", make("mul", Var("W", ("n", "n"), "matrix"), make("sin", X)))
+    first, second = make("hadamard", h, h), make("add", h, make("exp", h))
+    bindings, (r1, r2) = share_all([first, second], ratio=0)
+    assert [(n, to_text(v)) for n, v in bindings] == [("t1", "tanh(W*sin(x))")]
+    assert (to_text(r1), to_text(r2)) == ("t1 .* t1", "t1 + exp(t1)")
+    inner = make("add", first, X)                                  # a root inside another is named too
+    bindings, (r1, r2) = share_all([first, make("hadamard", inner, inner)], ratio=0)
+    assert to_text(r1) == "t2" and dict(bindings)["t2"] == make("hadamard", Var("t1", h.shape, "vector"), Var("t1", h.shape, "vector"))
+    assert to_text(r2) == "t3 .* t3" and to_text(dict(bindings)["t3"]) == "t2 + x"
+
+
+def test_equal_subexpressions_built_apart_merge_on_request():
+    def h():
+        return make("tanh", make("mul", Var("W", ("n", "n"), "matrix"), make("sin", X)))
+    root = make("add", make("hadamard", h(), h()), make("hadamard", h(), h()))
+    assert share(root) == ([], root)                               # by identity: nothing repeats
+    bindings, body = share(root, merge_equal=True)
+    assert [to_text(v) for _, v in bindings] == ["tanh(W*sin(x))", "t1 .* t1"] and to_text(body) == "t2 + t2"
+    assert inline(bindings, body) == root
+
+
+def test_a_budget_keeps_small_results_unshared():
+    d = matcalc.diff(network(8), "W1")
+    assert share(d.node, budget=10 ** 6) == ([], d.node)
+    assert share(d.node, budget=10)[0]
