@@ -1,6 +1,7 @@
 """Standard mathematical notation in LaTeX: Xᵀ as X^{\\top}, X⁻¹, ⊙, ‖x‖₂, tr, det, σ, …"""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -131,6 +132,7 @@ def _name(name: str, word: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def latex_name(name: str) -> str:
     """A variable's name as pure-ASCII TeX: ``x_0`` → ``x_{0}``, ``W1`` → ``W_{1}``, ``α₁`` →
     ``\\alpha_{1}``, ``ℓ`` → ``\\ell``, ``W_out`` → ``W_{\\mathrm{out}}``, ``loss`` → ``\\mathit{loss}``.
