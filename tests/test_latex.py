@@ -219,6 +219,34 @@ def deep(k: int):
     return node
 
 
+def wide(k: int):
+    """a left-nested sum of k distinct terms: flat when printed, however many"""
+    node = make("sin", Var("x_0", (1, 1), "scalar"))
+    for i in range(1, k):
+        node = make("add", node, make("sin", Var(f"x_{i}", (1, 1), "scalar")))
+    return node
+
+
+def fractions(k: int, numerators: bool):
+    node = a
+    for i in range(k):
+        node = make("div", node, make("add", b, Num(i + 1))) if numerators else make("div", Num(1), make("add", b, node))
+    return node
+
+
+def test_only_real_nesting_is_cut_and_long_lines_are_broken():
+    assert "where" not in to_latex_shared(wide(3000))                  # a + b + c opens no group
+    product = Var("A0", ("n", "n"), "matrix")
+    for i in range(1, 1000):
+        product = make("mul", product, Var(f"A{i}", ("n", "n"), "matrix"))
+    assert "where" not in to_latex_shared(product)
+    assert to_latex_shared(deep(1000)).count("&=") == (1000 - 1) // 200  # one group per function
+    assert to_latex_shared(fractions(1000, True)).count("&=") == (1000 - 1) // 100  # two per numerator
+    tex = to_latex(wide(3000))
+    assert max(len(line) for line in tex.splitlines()) <= 1000 and "\n\n" not in tex
+    assert tex.replace("\n", " ") == to_latex(wide(3000)).replace("\n", " ")
+
+
 @needs_pdflatex
 def test_all_outputs_compile_with_pdflatex(tmp_path):
     from matcalc.conv import avgpool_gradients, conv_gradients, conv_transpose_gradients
@@ -230,6 +258,8 @@ def test_all_outputs_compile_with_pdflatex(tmp_path):
     snippets += [tex for _, tex in FAITHFUL]
     snippets.append(matcalc.diff(network(128), "W1").latex())      # 500 levels deep before it is cut
     snippets.append(to_latex_shared(deep(2000)))
+    snippets.append(to_latex_shared(wide(8000)))                    # 220,000 characters: over pdflatex's line buffer
+    snippets += [to_latex_shared(fractions(600, True)), to_latex_shared(fractions(600, False))]
     assert compile_errors(snippets, tmp_path) == []
 
 

@@ -62,11 +62,11 @@ class IndexForm:
     def latex(self) -> str:
         from dataclasses import replace
         from matcalc.indexsum.printing import LATEX
-        from matcalc.printing.latex import latex_name, to_latex
+        from matcalc.printing.latex import latex_name, to_latex, wrap_lines
         text = f"{self.lhs} = {sum_text(self.expr, style=replace(LATEX, rename=latex_name))}"
         if self.where:
             text += r",\quad \text{where } " + r",\ ".join(f"{latex_name(n)} = {to_latex(t)}" for n, t in self.where)
-        return text
+        return wrap_lines(text)
 
 
 def _extent(dim) -> sp.Expr:

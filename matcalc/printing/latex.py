@@ -5,7 +5,7 @@ import functools
 import re
 import unicodedata
 
-from matcalc.ir.nodes import ALL_OPS, Node, Num, fold, op_of, variables
+from matcalc.ir.nodes import ALL_OPS, Node, Num, op_of, postorder, variables
 from matcalc.ir.shapes import is_vector
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
 from matcalc.tables import registrar
@@ -132,7 +132,7 @@ def _name(name: str, word: str) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 16)
 def latex_name(name: str) -> str:
     """A variable's name as pure-ASCII TeX: ``x_0`` → ``x_{0}``, ``W1`` → ``W_{1}``, ``α₁`` →
     ``\\alpha_{1}``, ``ℓ`` → ``\\ell``, ``W_out`` → ``W_{\\mathrm{out}}``, ``loss`` → ``\\mathit{loss}``.
@@ -310,12 +310,58 @@ def to_latex(root: Node, shared: bool = False) -> str:
     With ``shared``, as :func:`to_latex_shared`: repeated subexpressions named once."""
     if shared:
         return to_latex_shared(root)
-    return fold(root, lambda node, kids: LATEX_RULES[op_of(node)](node, kids))[0]
+    order = list(postorder(root))
+    uses: dict[int, int] = {}
+    for node in order:
+        for c in node.children():
+            uses[id(c)] = uses.get(id(c), 0) + 1
+    done: dict[int, tuple] = {}
+    for node in order:        # fold, letting go of each child's text once its last parent has it
+        kids = node.children()
+        done[id(node)] = LATEX_RULES[op_of(node)](node, tuple(done[id(c)] for c in kids))
+        for c in kids:
+            uses[id(c)] -= 1
+            if not uses[id(c)]:
+                del done[id(c)]
+    return wrap_lines(done[id(root)][0])
 
 
-#: Deepest nesting of one printed line, in IR levels.  Each level opens at most two TeX groups
-#: (``\left(`` and a ``{``), and TeX allows 255 grouping levels.
-MAX_DEPTH = 60
+#: Deepest nesting of one printed line, in TeX groups (``\left(``, ``{``); TeX allows 255, and
+#: the document, the display and the aligned block take a few.
+MAX_GROUPS = 200
+
+#: One line of output at most this long (pdflatex reads lines of up to 200,000 bytes).
+LINE = 1000
+
+
+def _nesting(node, k: int) -> int:
+    """How many TeX groups the printer opens around child k of ``node`` (at most): none for a
+    left operand printed flat (a + b + c, A B C, A ⊙ B ⊙ C), two in a numerator, else one."""
+    op = op_of(node)
+    if k == 0 and (op in ("add", "sub") or (op == op_of(node.args[0]) and op in ("mul", "hadamard", "ediv"))):
+        return 0
+    return 2 if op == "div" and k == 0 else 1
+
+
+def wrap_lines(tex: str) -> str:
+    """Long lines broken at spaces (all in math mode, where a newline is a space; never the space
+    of a control space ``\\ ``)."""
+    if len(tex) <= LINE:
+        return tex
+    out = []
+    for line in tex.split("\n"):
+        start, last = 0, None            # the current line begins at start; last: its latest cut so far
+        for m in re.finditer(r"(?<=[^\\]) (?=\S)", line):
+            if m.start() - start > LINE and last is not None:
+                out.append(line[start:last])
+                start, last = last + 1, None
+            if m.start() - start <= LINE or last is None:
+                last = m.start()
+        if len(line) - start > LINE and last is not None:
+            out.append(line[start:last])
+            start = last + 1
+        out.append(line[start:])
+    return "\n".join(out)
 
 
 def to_latex_shared(root: Node, min_size: int = 4) -> str:
@@ -323,7 +369,7 @@ def to_latex_shared(root: Node, min_size: int = 4) -> str:
     ``G,\quad \text{where}\quad \begin{aligned} t_{1} &= … \\ … \end{aligned}`` (amsmath).  The
     names are those of :func:`matcalc.printing.share.share` (the text printer's ``t1 = …``),
     chosen apart from every name that would print alike (``t_1``, ``t₁``).  An expression
-    nested deeper than :data:`MAX_DEPTH` is cut into bindings too, so that pdflatex takes it."""
+    nested deeper than :data:`MAX_GROUPS` TeX groups is cut into bindings too, so that pdflatex takes it."""
     from matcalc.printing.share import share
 
     avoid = set()
@@ -331,7 +377,7 @@ def to_latex_shared(root: Node, min_size: int = 4) -> str:
         m = re.fullmatch(r"t_\{(\d+)\}", latex_name(name))
         if m:
             avoid.add(f"t{m.group(1)}")
-    bindings, body = share(root, min_size, max_depth=MAX_DEPTH, avoid=avoid)
+    bindings, body = share(root, min_size, max_depth=MAX_GROUPS, nesting=_nesting, avoid=avoid)
     if not bindings:
         return to_latex(root)
     rows = " \\\\\n".join(f"{latex_name(name)} &= {to_latex(node)}" for name, node in bindings)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from itertools import count
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from matcalc.ir.nodes import Node, Var
 
@@ -71,8 +71,8 @@ def share(root: Node, min_size: int = 4, **options) -> tuple[Bindings, Node]:
 
 
 def share_all(roots, min_size: int = 4, *, ratio: float = 2.0, budget: Optional[int] = None,
-              max_depth: Optional[int] = None, avoid: Iterable[str] = (),
-              merge_equal: bool = False) -> tuple[Bindings, list]:
+              max_depth: Optional[int] = None, nesting: Optional[Callable[[Node, int], int]] = None,
+              avoid: Iterable[str] = (), merge_equal: bool = False) -> tuple[Bindings, list]:
     """:func:`share` for several expressions printed together (the lines of a derivation): one
     set of bindings, and each root in terms of them.  A root used inside another, or twice, is
     named too (and then is its name).
@@ -82,6 +82,8 @@ def share_all(roots, min_size: int = 4, *, ratio: float = 2.0, budget: Optional[
     - ``budget``: and only when the trees have more than ``budget`` nodes in all;
     - ``max_depth``: also name a subexpression whose printed nesting would exceed ``max_depth``
       levels, so that no printed line nests deeper (TeX allows 255 grouping levels);
+      ``nesting(node, k)`` is how many levels ``node`` wraps around its k-th child when printed
+      (1 if not given; 0 for a left operand printed flat, as in a + b + c);
     - ``avoid``: names not to use, besides the variables (those that would print alike);
     - ``merge_equal``: treat equal subexpressions built separately as one (hash-consing, one
       visit per node); by default sharing is by identity, the nodes the engine built once.
@@ -111,7 +113,7 @@ def share_all(roots, min_size: int = 4, *, ratio: float = 2.0, budget: Optional[
     shared: set[int] = set()
     if tree > ratio * len(order) and (budget is None or tree > budget):
         shared = {id(n) for n in order if n.children() and parents.get(id(n), 0) > 1 and sizes[id(n)] >= min_size}
-    if not shared and (max_depth is None or len(order) <= max_depth):
+    if not shared and max_depth is None:
         return [], roots
 
     top_ids = {id(r) for r in tops}
@@ -123,7 +125,7 @@ def share_all(roots, min_size: int = 4, *, ratio: float = 2.0, budget: Optional[
     for node in order:
         kids = [rep[id(c)] for c in node.children()]
         new = _rebuilt(node, tuple(rebuilt[id(c)] for c in kids)) if kids else node
-        d = 1 + max((depth[id(c)] for c in kids), default=-1)
+        d = max((depth[id(c)] + (1 if nesting is None else nesting(node, k)) for k, c in enumerate(kids)), default=0)
         cut = max_depth is not None and d >= max_depth and id(node) not in top_ids
         if kids and (id(node) in shared or cut):
             name = next(names)
@@ -131,4 +133,6 @@ def share_all(roots, min_size: int = 4, *, ratio: float = 2.0, budget: Optional[
             new, d = Var(name, node.shape, _kind(node.shape)), 0
         rebuilt[id(node)] = new
         depth[id(node)] = d
+    if not bindings:
+        return [], roots
     return bindings, [rebuilt[id(r)] for r in tops]
