@@ -251,9 +251,9 @@ def test_only_real_nesting_is_cut_and_long_lines_are_broken():
 def test_all_outputs_compile_with_pdflatex(tmp_path):
     from matcalc.conv import avgpool_gradients, conv_gradients, conv_transpose_gradients
     snippets = [tex for _, tex in table_outputs()]
-    for g in (conv_gradients(ndim=2, stride=(2, 1), padding=1, dilation=2, groups=2),
+    for g in (conv_gradients(ndim=2, stride=(2, 1), padding=1, dilation=2, groups=2), conv_gradients(ndim=1),
               conv_transpose_gradients(ndim=1, stride=2, output_padding=1), avgpool_gradients(ndim=2)):
-        snippets += [g.latex(False), g.latex(True)]
+        snippets += [g.latex(False), g.latex(True)] + [p.closed_form.latex for p in g.parts if p.closed_form]
     snippets += [matcalc.shortcut(f, w).latex() for f, w in [("tr(A*X*B)", "X"), ("det(X)", "X"), ("x'*A*x", "x")]]
     snippets += [tex for _, tex in FAITHFUL]
     snippets.append(matcalc.diff(network(128), "W1").latex())      # 500 levels deep before it is cut
