@@ -13,11 +13,28 @@ identity: its right side is the differential in the directions ``dA``, ``dB``, �
 variables; any other identity is an equality that holds for every value of its variables.
 Rules are attached to the engine's pure functions with :func:`identity`, and read back with
 :func:`rule_of`; one test checks every identity numerically.
+
+Conventions of an identity:
+
+- It is ``left = right`` with spaces around the one ``=``; ``d(f) = df`` for a differential.
+- ``where`` declares the variables (``A: matrix(m,n); s: scalar``); names it leaves out are typed
+  by inference and the naming convention, as in any matcalc text.  Both sides are read as one
+  expression, so they share their dimensions (``0*A = matrix(0)`` gives ``matrix(0)`` A's shape).
+- In a differential identity the direction of a variable ``X`` is named ``dX`` and takes ``X``'s
+  type: ``where`` declares only ``X`` (declaring ``dX`` too is allowed if the types agree).
+  ``df`` is linear in the directions and all variables move at once:
+  ``f(X + h·dX, Y + h·dY) = f(X, Y) + h·df + O(h²)``.
+- A rule function that serves several ops with one formula each (``d_elementwise``) carries one
+  representative :func:`identity` and, with :func:`identities`, a table of one rule per op, read
+  back with :func:`rule_for`.
+
+:func:`parse_identity` reads an identity into IR (the parser is imported when it is called, so
+this module imports no engine module).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 #: The stages of a derivation, in the order they happen.
 STAGES = ("function", "differential", "collect", "identify", "simplify", "result", "restate", "index", "delta")
@@ -66,6 +83,61 @@ def rule_of(fn: Callable) -> Rule:
     if isinstance(found, Rule):
         return found
     return Rule(fn.__name__, " ".join((fn.__doc__ or "").split()).split(". ")[0].rstrip("."))
+
+
+def identities(table: Mapping[str, tuple]) -> Callable:
+    """Attach one :class:`Rule` per op to a rule function that serves several ops:
+    ``@identities({"exp": ("d(exp(A)) = exp(A) .* dA", "A: matrix(m,n)"), ...})``, each value
+    ``(equation, where[, cite[, title]])``.  Read back with :func:`rule_for`."""
+    def attach(fn):
+        rules = {}
+        for op, entry in table.items():
+            equation, where, cite, title = (tuple(entry) + ("", "", "", ""))[:4]
+            rules[op] = Rule(fn.__name__, title or f"the differential of {op}", equation, where, cite)
+        fn.rules = rules
+        return fn
+    return attach
+
+
+def rule_for(fn: Callable, op: str) -> Rule:
+    """The rule ``fn`` states for ``op`` (from its :func:`identities` table), else :func:`rule_of`."""
+    found = getattr(fn, "rules", {}).get(op)
+    return found if isinstance(found, Rule) else rule_of(fn)
+
+
+class ParsedIdentity(NamedTuple):
+    """An identity read into IR: ``left`` and ``right`` (f and df for a differential identity)
+    and ``directions``, the pairs ``(X, dX)`` of variables and their directions (empty for an
+    equality)."""
+
+    left: Any
+    right: Any
+    directions: tuple
+
+
+def parse_identity(rule: Rule) -> ParsedIdentity:
+    """Both sides of ``rule.identity`` as IR, typed by ``rule.where`` (see the module's
+    conventions); a ``ParseError`` if the identity is not valid matcalc text."""
+    from matcalc.front.parser import parse_node, parse_program
+    from matcalc.ir.nodes import Var, variables
+
+    if not rule.identity:
+        raise ValueError(f"{rule.name} states no identity")
+    left, right = rule.sides()
+    program = parse_program(left, rule.where)
+    types = dict(program.declarations)
+    pairs = []
+    if rule.is_differential:
+        for name in variables(program.expressions[-1]):
+            dname = "d" + name
+            if dname in types and types[dname] != types[name]:
+                raise ValueError(f"{rule.name}: {dname} is declared {types[dname]}, but {name} is {types[name]}")
+            types[dname] = types[name]
+            pairs.append((name, dname))
+    both, _ = parse_node(f"({left}) - ({right})", types)
+    found = variables(both)
+    directions = tuple((found[x], found.get(dx) or Var(dx, found[x].shape, found[x].kind)) for x, dx in pairs)
+    return ParsedIdentity(both.args[0], both.args[1], directions)
 
 
 def named(name: str, title: str, equation: str = "", where: str = "", cite: str = "") -> Rule:

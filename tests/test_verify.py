@@ -26,8 +26,6 @@ KNOWN = {
     ("zero_norm_of_zero", 1): "‖a·0‖ is not differentiable anywhere: d_norm2's step divides by ‖0‖ = 0",
     ("zero_norm_of_zero", 2): "‖a·0‖ is not differentiable anywhere: d_norm2's step divides by ‖0‖ = 0",
     ("zero_norm_of_zero", 3): "‖a·0‖ is not differentiable anywhere: d_norm2's step divides by ‖0‖ = 0",
-    ("logdet_S_sym", 3): "the printed index form of a symmetric variable is not projected onto symmetric directions",
-    ("det_S_sym", 3): "the printed index form of a symmetric variable is not projected onto symmetric directions",
 }
 
 

@@ -258,6 +258,9 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
         if symmetric:
             form = "hessian"
     else:
+        if x.kind == "symmetric":
+            raise NotMatrixForm(f"the symmetric-space convention for {x.name} in a Kronecker form would need the "
+                                "commutation matrix")
         if not last or k > 2:
             raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
                                 "differentiated again")

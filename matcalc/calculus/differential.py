@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from matcalc.derivation import Step, identities, identity, rule_for
 from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
-from matcalc.ir.nodes import ALL_OPS, Node, Var, op_of, postorder
+from matcalc.ir.nodes import ELEMENTWISE, OPS, Node, Var, op_of, postorder
 from matcalc.ir.shapes import is_scalar, is_vector
-from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 DIFF_RULES: dict[str, Callable] = {}
@@ -21,31 +21,29 @@ DIFF_RULES: dict[str, Callable] = {}
 rule = registrar(DIFF_RULES)
 
 
-@rule("var", "num", "eye", "fill")
-def d_constant(node, d, dof):
-    """dC = 0 for a constant; the variable's own differential is seeded by differential()."""
-    return None
-
-
 @rule("add")
+@identity("d(A + B) = dA + dB", "A: matrix(m,n); B: matrix(m,n)", "MC 35")
 def d_add(node, d, dof):
     """d(A + B) = dA + dB (a scalar term's differential spreads over the other's shape)."""
     return plus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
 
 
 @rule("sub")
+@identity("d(A - B) = dA - dB", "A: matrix(m,n); B: matrix(m,n)", "MC 35")
 def d_sub(node, d, dof):
     """d(A − B) = dA − dB."""
     return minus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
 
 
 @rule("neg")
+@identity("d(-A) = -dA", "A: matrix(m,n)", "MC 34")
 def d_neg(node, d, dof):
     """d(−A) = −dA."""
     return neg(d[0])
 
 
 @rule("mul")
+@identity("d(A*B) = dA*B + A*dB", "A: matrix(m,n); B: matrix(n,p)", "MC 37")
 def d_mul(node, d, dof):
     """d(AB) = dA·B + A·dB (MC 37); also for scaling by a scalar."""
     a, b = node.args
@@ -53,6 +51,7 @@ def d_mul(node, d, dof):
 
 
 @rule("div")
+@identity("d(A/s) = dA/s - (A/s^2)*ds", "A: matrix(m,n); s: scalar")
 def d_div(node, d, dof):
     """d(A/s) = dA/s − (A/s²)·ds."""
     a, s = node.args
@@ -60,6 +59,7 @@ def d_div(node, d, dof):
 
 
 @rule("hadamard")
+@identity("d(A .* B) = dA .* B + A .* dB", "A: matrix(m,n); B: matrix(m,n)", "MC 38")
 def d_hadamard(node, d, dof):
     """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (MC 38)."""
     a, b = node.args
@@ -67,6 +67,7 @@ def d_hadamard(node, d, dof):
 
 
 @rule("ediv")
+@identity("d(A ./ B) = dA ./ B - (A ./ B) .* dB ./ B", "A: matrix(m,n); B: matrix(m,n)")
 def d_ediv(node, d, dof):
     """d(A ⊘ B) = dA ⊘ B − (A ⊘ B) ⊙ dB ⊘ B."""
     a, b = node.args
@@ -74,6 +75,7 @@ def d_ediv(node, d, dof):
 
 
 @rule("transpose")
+@identity("d(A') = dA'", "A: matrix(m,n)", "MC 44")
 def d_transpose(node, d, dof):
     """d(Aᵀ) = (dA)ᵀ (MC 44)."""
     return T(d[0])
@@ -104,16 +106,19 @@ def _power_derivative(node, d, elementwise: bool):
 
 
 @rule("epow")
+@identity("d(A.^p) = p*A.^(p - 1) .* dA + dp*(A.^p .* log(A))", "A: matrix(m,n); p: scalar")
 def d_epow(node, d, dof):
     """d(A.^p) = p·A.^(p−1) ⊙ dA + A.^p ⊙ log(A) ⊙ dp."""
     return _power_derivative(node, d, elementwise=True)
 
 
+@identity("d(a^p) = p*a^(p - 1)*da + a^p*log(a)*dp", "a: scalar; p: scalar")
 def d_scalar_pow(node, d, dof):
     """d(a^p) = p·a^(p−1)·da + a^p·log(a)·dp for scalars a, p."""
     return _power_derivative(node, d, elementwise=False)
 
 
+@identity("d(A^3) = dA*A^2 + A*dA*A + A^2*dA", "A: matrix(n,n)", "MC 37")
 def d_matrix_power(node, d, dof):
     """d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (the product rule, MC 37, k times); for k < 0, Aᵏ = (A⁻¹)^|k|
     with d(A⁻¹) = −A⁻¹·dA·A⁻¹."""
@@ -140,6 +145,7 @@ def d_matrix_power(node, d, dof):
     return total(terms)
 
 
+@identity("d(norm2(x)^2) = 2*x'*dx", "x: vector(n)", "MC 131")
 def d_norm2_squared(node, d, dof):
     """d‖a‖₂² = 2·aᵀda (MC 131 in differential form; 2·tr(AᵀdA) for the Frobenius norm),
     taken from the argument's differential directly, with no square root in between."""
@@ -148,13 +154,8 @@ def d_norm2_squared(node, d, dof):
     return None if da is None else times(num(2), inner(a, da))
 
 
-@rule("pow")
-def d_pow(node, d, dof):
-    """d(a^p) for scalars, ‖a‖₂², and integer powers of a square matrix: see the three rules."""
-    return select_pow(node)(node, d, dof)
-
-
 def select_pow(node):
+    """d(a^p) for scalars, ‖a‖₂², and integer powers of a square matrix: one of three rules."""
     a, p = node.args
     if op_of(a) == "norm2" and op_of(p) == "num" and p.value == 2:
         return d_norm2_squared
@@ -175,7 +176,6 @@ def _matrix_power(a: Node, k: int) -> Optional[Node]:
 
 _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "exp": lambda node, a: node,
-    "log": None,  # d_log
     "sin": lambda node, a: apply("cos", a),
     "cos": lambda node, a: apply("neg", apply("sin", a)),
     "tan": lambda node, a: apply("add", num(1), apply("epow", node, num(2))),
@@ -183,7 +183,6 @@ _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
     "arcsin": lambda node, a: apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2))))),
     "arccos": lambda node, a: apply("neg", apply("ediv", num(1), apply("sqrt", apply("sub", num(1), apply("epow", a, num(2)))))),
     "arctan": lambda node, a: apply("ediv", num(1), apply("add", num(1), apply("epow", a, num(2)))),
-    "sqrt": None,  # d_sqrt
     "abs": lambda node, a: apply("sign", a),
     "sign": lambda node, a: None,
     "step": lambda node, a: None,
@@ -193,6 +192,23 @@ _ELEMENTWISE_DERIVATIVE: dict[str, Callable[[Node, Node], Optional[Node]]] = {
 }
 
 
+@identity("d(exp(A)) = exp(A) .* dA", "A: matrix(m,n)")
+@identities({
+    "exp": ("d(exp(A)) = exp(A) .* dA", "A: matrix(m,n)"),
+    "sin": ("d(sin(A)) = cos(A) .* dA", "A: matrix(m,n)"),
+    "cos": ("d(cos(A)) = -sin(A) .* dA", "A: matrix(m,n)"),
+    "tan": ("d(tan(A)) = (1 + tan(A).^2) .* dA", "A: matrix(m,n)"),
+    "tanh": ("d(tanh(A)) = (1 - tanh(A).^2) .* dA", "A: matrix(m,n)"),
+    "arcsin": ("d(arcsin(A)) = dA ./ sqrt(1 - A.^2)", "A: matrix(m,n)"),
+    "arccos": ("d(arccos(A)) = -dA ./ sqrt(1 - A.^2)", "A: matrix(m,n)"),
+    "arctan": ("d(arctan(A)) = dA ./ (1 + A.^2)", "A: matrix(m,n)"),
+    "abs": ("d(abs(A)) = sign(A) .* dA", "A: matrix(m,n)"),
+    "sign": ("d(sign(A)) = matrix(0)", "A: matrix(m,n)"),
+    "step": ("d(step(A)) = matrix(0)", "A: matrix(m,n)"),
+    "relu": ("d(relu(A)) = step(A) .* dA", "A: matrix(m,n)"),
+    "sigmoid": ("d(sigmoid(A)) = sigmoid(A) .* (1 - sigmoid(A)) .* dA", "A: matrix(m,n)"),
+    "softplus": ("d(softplus(A)) = sigmoid(A) .* dA", "A: matrix(m,n)"),
+})
 def d_elementwise(node, d, dof):
     """d f(A) = f′(A) ⊙ dA for an elementwise f: exp′ = exp, sin′ = cos, tanh′ = 1 − tanh², relu′ = step,
     σ′ = σ(1 − σ), softplus′ = σ, |·|′ = sign; sign and step are piecewise constant (0 away from 0)."""
@@ -201,16 +217,19 @@ def d_elementwise(node, d, dof):
     return emul(coef, da) if coef is not None else None
 
 
+@identity("d(log(A)) = dA ./ A", "A: matrix(m,n)")
 def d_log(node, d, dof):
     """d log(A) = dA ⊘ A."""
     return ediv(d[0], node.args[0])
 
 
+@identity("d(sqrt(A)) = dA ./ (2*sqrt(A))", "A: matrix(m,n)")
 def d_sqrt(node, d, dof):
     """d√A = dA ⊘ (2√A)."""
     return ediv(d[0], apply("mul", num(2), node))
 
 
+@identity("d(log(1 + exp(A))) = sigmoid(A) .* dA", "A: matrix(m,n)")
 def d_log1p_exp(node, d, dof):
     """d log(1 + exp(u)) = σ(u) ⊙ du (softplus′ = σ), from du: the textbook form, not exp(u) ⊘ (1 + exp(u))."""
     u = node.args[0].args[1].args[0]
@@ -218,6 +237,7 @@ def d_log1p_exp(node, d, dof):
     return emul(apply("sigmoid", u), du) if du is not None else None
 
 
+@identity("d(log(softmax(x))) = dx - vector(1)*(softmax(x)'*dx)", "x: vector(n)")
 def d_log_softmax(node, d, dof):
     """d log softmax(u) = du − 1·(softmax(u)ᵀdu), from du."""
     s = node.args[0]
@@ -228,6 +248,7 @@ def d_log_softmax(node, d, dof):
 
 
 def select_elementwise(node):
+    """d f(A) for an elementwise f: d_elementwise, or d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
     a = node.args[0]
     if node.op == "log":
         if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
@@ -236,23 +257,20 @@ def select_elementwise(node):
     return d_sqrt if node.op == "sqrt" else d_elementwise
 
 
-@rule(*_ELEMENTWISE_DERIVATIVE)
-def d_function(node, d, dof):
-    """d f(A) for an elementwise f: see d_elementwise, d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
-    return select_elementwise(node)(node, d, dof)
-
-
-SELECTORS = {op: select_elementwise for op in _ELEMENTWISE_DERIVATIVE}
+#: Ops whose rule depends on the node: the selector picks one of several rules, each with its identity.
+SELECTORS = {op: select_elementwise for op in ELEMENTWISE}
 SELECTORS["pow"] = select_pow
 
 
 @rule("sum")
+@identity("d(sum(A)) = sum(dA)", "A: matrix(m,n)")
 def d_sum(node, d, dof):
     """d sum(A) = sum(dA)."""
     return apply("sum", d[0])
 
 
 @rule("norm1")
+@identity("d(norm1(A)) = sum(sign(A) .* dA)", "A: matrix(m,n)")
 def d_norm1(node, d, dof):
     """d‖A‖₁ = sum(sign(A) ⊙ dA) (away from zero entries)."""
     a = node.args[0]
@@ -260,6 +278,7 @@ def d_norm1(node, d, dof):
 
 
 @rule("norm2")
+@identity("d(norm2(x)) = x'*dx/norm2(x)", "x: vector(n)", "MC 129")
 def d_norm2(node, d, dof):
     """d‖a‖₂ = aᵀda / ‖a‖₂ (MC 129); for a matrix, d‖A‖_F = tr(AᵀdA) / ‖A‖_F."""
     a = node.args[0]
@@ -267,12 +286,14 @@ def d_norm2(node, d, dof):
 
 
 @rule("tr")
+@identity("d(tr(A)) = tr(dA)", "A: matrix(n,n)", "MC 36")
 def d_tr(node, d, dof):
     """d tr(A) = tr(dA) (MC 36)."""
     return apply("tr", d[0])
 
 
 @rule("det")
+@identity("d(det(A)) = det(A)*tr(inv(A)*dA)", "A: matrix(n,n)", "MC 42")
 def d_det(node, d, dof):
     """d det(A) = det(A)·tr(A⁻¹dA) (MC 42, Jacobi's formula)."""
     a = node.args[0]
@@ -280,6 +301,7 @@ def d_det(node, d, dof):
 
 
 @rule("logdet")
+@identity("d(logdet(A)) = tr(inv(A)*dA)", "A: matrix(n,n)", "MC 43")
 def d_logdet(node, d, dof):
     """d log|det A| = tr(A⁻¹dA) (MC 43)."""
     a = node.args[0]
@@ -287,24 +309,28 @@ def d_logdet(node, d, dof):
 
 
 @rule("inv")
+@identity("d(inv(A)) = -inv(A)*dA*inv(A)", "A: matrix(n,n)", "MC 40")
 def d_inv(node, d, dof):
     """d(A⁻¹) = −A⁻¹·dA·A⁻¹ (MC 40)."""
     return times(times(neg(node), d[0]), node)
 
 
 @rule("diag")
+@identity("d(diag(x)) = diag(dx)", "x: vector(n)")
 def d_diag(node, d, dof):
     """d diag(A) = diag(dA)."""
     return apply("diag", d[0])
 
 
 @rule("softmax")
+@identity("d(softmax(x)) = softmax(x) .* dx - softmax(x)*(softmax(x)'*dx)", "x: vector(n)")
 def d_softmax(node, d, dof):
     """d softmax(a) = s ⊙ da − s·(sᵀda), s = softmax(a) (that is, (diag(s) − s·sᵀ)·da)."""
     return minus(emul(node, d[0]), times(node, times(T(node), d[0])))
 
 
 @rule("logsumexp")
+@identity("d(logsumexp(x)) = softmax(x)'*dx", "x: vector(n)")
 def d_logsumexp(node, d, dof):
     """d logsumexp(a) = softmax(a)ᵀda; for a matrix, sum(exp(A − logsumexp(A)) ⊙ dA)."""
     a = node.args[0]
@@ -314,12 +340,14 @@ def d_logsumexp(node, d, dof):
 
 
 @rule("vec")
+@identity("d(vec(A)) = vec(dA)", "A: matrix(m,n)")
 def d_vec(node, d, dof):
     """d vec(A) = vec(dA)."""
     return apply("vec", d[0])
 
 
 @rule("kron")
+@identity("d(kron(A, B)) = kron(dA, B) + kron(A, dB)", "A: matrix(m,n); B: matrix(p,q)", "MC 39")
 def d_kron(node, d, dof):
     """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (MC 39)."""
     a, b = node.args
@@ -328,7 +356,10 @@ def d_kron(node, d, dof):
     return plus(left, right)
 
 
-assert set(DIFF_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(DIFF_RULES)
+# every op has exactly one of a rule or a selector; leaves have neither (a variable's differential
+# is seeded by differential(), a constant's is 0)
+assert set(DIFF_RULES) | set(SELECTORS) == set(OPS) and not set(DIFF_RULES) & set(SELECTORS), \
+    set(OPS) ^ (set(DIFF_RULES) | set(SELECTORS))
 
 
 def direction(x: Var, taken: set[str], index: int = 0) -> Var:
@@ -368,6 +399,6 @@ def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None, order: 
         fn = SELECTORS[op](node) if op in SELECTORS else DIFF_RULES[op]
         out = diffs[id(node)] = fn(node, kids, dof)
         if out is not None and steps is not None:
-            steps.append(Step("differential", rule_of(fn), order, node, out, check="differential",
+            steps.append(Step("differential", rule_for(fn, op), order, node, out, check="differential",
                               wrt=x, direction=dx))
     return diffs[id(f)]

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from matcalc.derivation import Step, identity, rule_of
 from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
 from matcalc.errors import UnsupportedError
 from matcalc.ir.nodes import Node, Num, Var, op_of, postorder
 from matcalc.ir.shapes import dim_product, is_scalar, make
-from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
@@ -48,12 +48,14 @@ def _diag_times(a: Node, c: Node) -> Node:
 
 
 @adjoint("add")
+@identity("tr(C'*(dA + dB)) = tr(C'*dA) + tr(C'*dB)", "C: matrix(m,n); dA: matrix(m,n); dB: matrix(m,n)")
 def adjoint_add(node, c, dep, batched):
     """⟨C, dA + dB⟩ = ⟨C, dA⟩ + ⟨C, dB⟩."""
     return tuple(_reduce(c, a, batched) if d else None for a, d in zip(node.args, dep))
 
 
 @adjoint("sub")
+@identity("tr(C'*(dA - dB)) = tr(C'*dA) + tr((-C)'*dB)", "C: matrix(m,n); dA: matrix(m,n); dB: matrix(m,n)")
 def adjoint_sub(node, c, dep, batched):
     """⟨C, dA − dB⟩ = ⟨C, dA⟩ + ⟨−C, dB⟩."""
     a, b = node.args
@@ -62,6 +64,7 @@ def adjoint_sub(node, c, dep, batched):
 
 
 @adjoint("neg")
+@identity("tr(C'*(-dA)) = tr((-C)'*dA)", "C: matrix(m,n); dA: matrix(m,n)")
 def adjoint_neg(node, c, dep, batched):
     """⟨C, −dA⟩ = ⟨−C, dA⟩."""
     return (make("neg", c),)
@@ -73,6 +76,7 @@ def _as_row(v: Node) -> Node:
 
 
 @adjoint("mul")
+@identity("tr(C'*A*dB) = tr((A'*C)'*dB)", "C: matrix(m,p); A: matrix(m,n); dB: matrix(n,p)")
 def adjoint_mul(node, c, dep, batched):
     """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity);
     with a scalar factor s: ⟨C, ds·B⟩ = ⟨B, C⟩·ds and ⟨C, s·dB⟩ = ⟨s·C, dB⟩."""
@@ -102,6 +106,7 @@ def adjoint_mul(node, c, dep, batched):
 
 
 @adjoint("hadamard")
+@identity("tr(C'*(A .* dB)) = tr((A .* C)'*dB)", "C: matrix(m,n); A: matrix(m,n); dB: matrix(m,n)")
 def adjoint_hadamard(node, c, dep, batched):
     """⟨C, A ⊙ dB⟩ = ⟨A ⊙ C, dB⟩."""
     a, b = node.args
@@ -118,12 +123,14 @@ def adjoint_hadamard(node, c, dep, batched):
 
 
 @adjoint("div")
+@identity("tr(C'*(dA/s)) = tr((C/s)'*dA)", "C: matrix(m,n); dA: matrix(m,n); s: scalar")
 def adjoint_div(node, c, dep, batched):
     """⟨C, dA/s⟩ = ⟨C/s, dA⟩."""
     return (make("div", c, node.args[1]), None)
 
 
 @adjoint("ediv")
+@identity("tr(C'*(dA ./ B)) = tr((C ./ B)'*dA)", "C: matrix(m,n); dA: matrix(m,n); B: matrix(m,n)")
 def adjoint_ediv(node, c, dep, batched):
     """⟨C, dA ⊘ B⟩ = ⟨C ⊘ B, dA⟩."""
     a, b = node.args
@@ -135,12 +142,14 @@ def adjoint_ediv(node, c, dep, batched):
 
 
 @adjoint("transpose")
+@identity("tr(C'*dA') = tr((C')'*dA)", "C: matrix(n,m); dA: matrix(m,n)")
 def adjoint_transpose(node, c, dep, batched):
     """⟨C, dAᵀ⟩ = ⟨Cᵀ, dA⟩ (a batch keeps rows and columns alike as columns)."""
     return (c if batched else T(c),)
 
 
 @adjoint("tr")
+@identity("c*tr(dA) = tr((c*eye)'*dA)", "c: scalar; dA: matrix(n,n)")
 def adjoint_tr(node, c, dep, batched):
     """⟨c, tr(dA)⟩ = ⟨c·I, dA⟩."""
     if batched:
@@ -149,6 +158,7 @@ def adjoint_tr(node, c, dep, batched):
 
 
 @adjoint("sum")
+@identity("c*sum(dA) = tr((c*matrix(1))'*dA)", "c: scalar; dA: matrix(m,n)")
 def adjoint_sum(node, c, dep, batched):
     """⟨c, sum(dA)⟩ = ⟨c·1, dA⟩ (1 the all-ones array)."""
     a = node.args[0]
@@ -158,6 +168,7 @@ def adjoint_sum(node, c, dep, batched):
 
 
 @adjoint("diag")
+@identity("tr(C'*diag(dx)) = diag(C)'*dx", "C: matrix(n,n); dx: vector(n)")
 def adjoint_diag(node, c, dep, batched):
     """⟨C, diag(dx)⟩ = ⟨diag(C), dx⟩ and ⟨c, diag(dA)⟩ = ⟨diag(c), dA⟩."""
     if batched:
@@ -259,12 +270,14 @@ vec_rule = registrar(VEC_RULES)
 
 
 @vec_rule("add")
+@identity("vec(dA + dB) = vec(dA) + vec(dB)", "dA: matrix(m,n); dB: matrix(m,n)")
 def vec_add(node, m, dep):
     """vec(dA + dB) = vec(dA) + vec(dB)."""
     return plus(*(mi if d else None for mi, d in zip(m, dep)))
 
 
 @vec_rule("sub")
+@identity("vec(dA - dB) = vec(dA) - vec(dB)", "dA: matrix(m,n); dB: matrix(m,n)")
 def vec_sub(node, m, dep):
     """vec(dA − dB) = vec(dA) − vec(dB)."""
     a = m[0] if dep[0] else None
@@ -273,12 +286,14 @@ def vec_sub(node, m, dep):
 
 
 @vec_rule("neg")
+@identity("vec(-dA) = -vec(dA)", "dA: matrix(m,n)")
 def vec_neg(node, m, dep):
     """vec(−dA) = −vec(dA)."""
     return make("neg", m[0])
 
 
 @vec_rule("mul")
+@identity("vec(A*dX*B) = kron(B', A)*vec(dX)", "A: matrix(m,n); dX: matrix(n,p); B: matrix(p,q)", "MC 520")
 def vec_mul(node, m, dep):
     """vec(A·dX·B) = (Bᵀ ⊗ A)·vec(dX) (MC 520): vec(A·dL) = (I ⊗ A)·vec(dL), vec(dL·B) = (Bᵀ ⊗ I)·vec(dL);
     a scalar s: vec(s·dL) = s·vec(dL), vec(ds·B) = vec(B)·ds."""
@@ -304,6 +319,7 @@ def vec_mul(node, m, dep):
 
 
 @vec_rule("hadamard")
+@identity("vec(A .* dL) = diag(vec(A))*vec(dL)", "A: matrix(m,n); dL: matrix(m,n)")
 def vec_hadamard(node, m, dep):
     """vec(A ⊙ dL) = diag(vec(A))·vec(dL)."""
     out = None
@@ -314,12 +330,14 @@ def vec_hadamard(node, m, dep):
 
 
 @vec_rule("div")
+@identity("vec(dL/s) = vec(dL)/s", "dL: matrix(m,n); s: scalar")
 def vec_div(node, m, dep):
     """vec(dL/s) = vec(dL)/s."""
     return make("div", m[0], node.args[1])
 
 
 @vec_rule("ediv")
+@identity("vec(dL ./ B) = diag(vec(1 ./ B))*vec(dL)", "dL: matrix(m,n); B: matrix(m,n)")
 def vec_ediv(node, m, dep):
     """vec(dL ⊘ B) = diag(vec(1 ⊘ B))·vec(dL)."""
     b = node.args[1]
@@ -329,6 +347,7 @@ def vec_ediv(node, m, dep):
 
 
 @vec_rule("transpose")
+@identity("vec(dv') = vec(dv)", "dv: vector(n)")
 def vec_transpose(node, m, dep):
     """vec(dvᵀ) = vec(dv) for a vector; a matrix needs the commutation matrix, which has no name here."""
     a = node.args[0]
@@ -338,12 +357,14 @@ def vec_transpose(node, m, dep):
 
 
 @vec_rule("tr")
+@identity("tr(dL) = vec(eye)'*vec(dL)", "dL: matrix(n,n)")
 def vec_tr(node, m, dep):
     """tr(dL) = vec(I)ᵀ·vec(dL)."""
     return times(T(make("vec", eye(node.args[0].shape[0]))), m[0])
 
 
 @vec_rule("sum")
+@identity("sum(dL) = vector(1)'*vec(dL)", "dL: matrix(m,n)")
 def vec_sum(node, m, dep):
     """sum(dL) = 1ᵀ·vec(dL)."""
     a = node.args[0]
@@ -351,6 +372,7 @@ def vec_sum(node, m, dep):
 
 
 @vec_rule("vec")
+@identity("vec(vec(dL)) = vec(dL)", "dL: matrix(m,n)")
 def vec_vec(node, m, dep):
     """vec(vec(dL)) = vec(dL)."""
     return m[0]

@@ -126,6 +126,11 @@ class _Builder:
             p, q = self.directions[node.name]
             idx = _indices(node.shape, row, col)
             target = _indices(node.shape, p, q)
+            if node.kind == "symmetric":
+                # the symmetric-space convention in this slot: dS[a, b] = ([a = p][b = q] + [a = q][b = p])/2
+                half = sp.Rational(1, 2)
+                return [(half, (Delta(idx[0], p), Delta(idx[1], q)), ()),
+                        (half, (Delta(idx[0], q), Delta(idx[1], p)), ())]
             return [(sp.Integer(1), tuple(Delta(a, b) for a, b in zip(idx, target)), ())]
         if op == "transpose":
             return self.terms(node.args[0], col, row)

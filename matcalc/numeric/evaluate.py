@@ -149,24 +149,25 @@ def _type_words(var: Var) -> str:
     return str(type_of_var(var))
 
 
+def node_value(node: Node, kids: tuple, arrays: Mapping[str, np.ndarray], dims: Mapping[str, int]) -> np.ndarray:
+    """The value of one node, given its children's values (2-D arrays) and the bound variables."""
+    op = op_of(node)
+    if op == "var":
+        return arrays[node.name]
+    if op == "num":
+        return np.array([[float(node.value)]])
+    if isinstance(node, Const):
+        r, c = (dim_value(d, dims, op) for d in node.shape)
+        return np.eye(r) if op == "eye" else np.full((r, c), float(node.value))
+    return EVAL_RULES[op](node, *kids)
+
+
 def evaluate_node(root: Node, values: Mapping[str, object]) -> np.ndarray:
     """The value of ``root`` as a 2-D array (n×1 for a vector, 1×1 for a scalar)."""
     arrays, dims = bind(root, values)
-
-    def visit(node, kids):
-        op = op_of(node)
-        if op == "var":
-            return arrays[node.name]
-        if op == "num":
-            return np.array([[float(node.value)]])
-        if isinstance(node, Const):
-            r, c = (dim_value(d, dims, op) for d in node.shape)
-            return np.eye(r) if op == "eye" else np.full((r, c), float(node.value))
-        return EVAL_RULES[op](node, *kids)
-
     try:
         with np.errstate(all="ignore"):
-            return fold(root, visit)
+            return fold(root, lambda node, kids: node_value(node, kids, arrays, dims))
     except np.linalg.LinAlgError as e:
         raise EvaluationError(f"linear algebra failed: {e} (is a matrix singular?)") from None
 

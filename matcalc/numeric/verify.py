@@ -20,7 +20,7 @@ from matcalc.derivation import Step, Verdict
 from matcalc.errors import MatcalcError
 from matcalc.ir.nodes import Node, Var, postorder
 from matcalc.numeric.check import dimension_sizes, finite_point, random_values, relative_error
-from matcalc.numeric.evaluate import bind, evaluate
+from matcalc.numeric.evaluate import bind, node_value, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 
 #: Largest relative error accepted: by value (rounding only) and to first order (central differences).
@@ -40,40 +40,93 @@ def verify(d, values: Optional[Mapping[str, object]] = None, seed: Optional[int]
         if var.name not in point:
             point.update(random_values(var, rng, sizes=sizes))
     point = {**sizes, **point}
-    return [_verify(step, point) for step in d.steps]
+    base = _Point(point)
+    moved: dict = {}   # (variable, direction) -> the points x ± εV, shared by every differential step
+    return [_verify(step, base, moved) for step in d.steps]
+
+
+class _Point:
+    """Values at one point, with every node's value cached by identity: the steps of a derivation
+    share their subexpressions, so checking them all costs one evaluation of each distinct node."""
+
+    def __init__(self, values: dict):
+        self.values = values
+        self.arrays: dict[str, np.ndarray] = {}
+        self.dims: dict[str, int] = {k: int(v) for k, v in values.items()
+                                     if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
+        self.cache: dict[int, np.ndarray] = {}
+        self.keep: list = []   # the nodes cached, kept alive so that their ids stay theirs
+
+    def raw(self, root: Node) -> np.ndarray:
+        """The value as a 2-D array; visits only the nodes not evaluated before."""
+        cache = self.cache
+        stack = [(root, False)]
+        with np.errstate(all="ignore"):
+            while stack:
+                node, expanded = stack.pop()
+                if id(node) in cache:
+                    continue
+                if not expanded:
+                    stack.append((node, True))
+                    stack.extend((k, False) for k in node.children() if id(k) not in cache)
+                    continue
+                if isinstance(node, Var) and node.name not in self.arrays:
+                    arrays, dims = bind(node, self.values)
+                    self.arrays.update(arrays)
+                    self.dims.update(dims)
+                cache[id(node)] = node_value(node, tuple(cache[id(k)] for k in node.children()),
+                                             self.arrays, self.dims)
+                self.keep.append(node)
+        return cache[id(root)]
+
+    def __call__(self, root: Node):
+        try:
+            return to_user(root, self.raw(root))
+        except np.linalg.LinAlgError as e:
+            raise ValueError(f"linear algebra failed: {e}") from None
+
+    def moved(self, x: Var, t: float, v: np.ndarray) -> "_Point":
+        x0 = np.asarray(self.values[x.name], dtype=float) + t * v
+        return _Point(dict(self.values, **{x.name: x0 if x0.shape else float(x0)}))
 
 
 def _step_variables(steps) -> dict:
+    """Every variable the steps mention (one visit per distinct node over all steps)."""
     found: dict[str, Var] = {}
+    seen: set = set()
     for step in steps:
-        for side in (step.before, step.after):
-            if isinstance(side, Node):
-                for n in postorder(side):
-                    if isinstance(n, Var):
-                        found.setdefault(n.name, n)
+        stack = [side for side in (step.before, step.after) if isinstance(side, Node)]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, Var):
+                found.setdefault(node.name, node)
+            stack.extend(node.children())
         for v in (step.direction, *step.directions):
             if v is not None:
                 found.setdefault(v.name, v)
     return found
 
 
-def _verify(step: Step, values: dict) -> Verdict:
+def _verify(step: Step, at: _Point, moved: dict) -> Verdict:
+    values = at.values
     try:
         if step.check == "none":
             return Verdict(step, True, None, "a statement")
         if step.check == "differential":
-            return _within(step, _first_order(step, values), FIRST_ORDER_TOLERANCE)
+            return _within(step, _first_order(step, at, moved), FIRST_ORDER_TOLERANCE)
         if step.check == "equal":
-            return _within(step, relative_error(evaluate(step.after, values), evaluate(step.before, values)),
-                           EQUAL_TOLERANCE)
+            return _within(step, relative_error(at(step.after), at(step.before)), EQUAL_TOLERANCE)
         if step.check == "identify":
-            return _within(step, _contraction(step, values), EQUAL_TOLERANCE)
+            return _within(step, _contraction(step, at), EQUAL_TOLERANCE)
         if step.check == "index":
             got = step.after.evaluate(values, {k: v for k, v in values.items() if isinstance(v, int)})
             want = multilinear_entries(step.before, step.directions, _f_shape(step), step.wrt, len(step.directions),
                                        values)
             return _within(step, relative_error(got, want), EQUAL_TOLERANCE)
-    except (MatcalcError, ValueError, FloatingPointError) as e:
+    except (MatcalcError, ValueError, FloatingPointError, KeyError) as e:
         return Verdict(step, False, None, f"could not be evaluated: {e}")
     return Verdict(step, False, None, f"no check for {step.check!r}")
 
@@ -82,29 +135,27 @@ def _within(step: Step, error: float, tolerance: float) -> Verdict:
     return Verdict(step, bool(error <= tolerance), error)
 
 
-def _first_order(step: Step, values: dict) -> float:
-    x, v = step.wrt, values[step.direction.name]
-    x0 = np.asarray(values[x.name], dtype=float)
-    v = np.asarray(v, dtype=float)
-    h = 1e-6 * max(1.0, float(np.max(np.abs(x0), initial=0.0))) / max(1.0, float(np.max(np.abs(v), initial=0.0)))
-
-    def at(t):
-        moved = x0 + t * v
-        return np.asarray(evaluate(step.before, dict(values, **{x.name: moved if moved.shape else float(moved)})))
-
-    numeric = (at(h) - at(-h)) / (2 * h)
-    return relative_error(evaluate(step.after, values), numeric)
+def _first_order(step: Step, at: _Point, moved: dict) -> float:
+    x, v = step.wrt, np.asarray(at.values[step.direction.name], dtype=float)
+    key = (x.name, step.direction.name)
+    if key not in moved:
+        x0 = np.asarray(at.values[x.name], dtype=float)
+        h = 1e-6 * max(1.0, float(np.max(np.abs(x0), initial=0.0))) / max(1.0, float(np.max(np.abs(v), initial=0.0)))
+        moved[key] = (h, at.moved(x, h, v), at.moved(x, -h, v))
+    h, plus, minus = moved[key]
+    numeric = (np.asarray(plus(step.before)) - np.asarray(minus(step.before))) / (2 * h)
+    return relative_error(at(step.after), numeric)
 
 
-def _contraction(step: Step, values: dict) -> float:
+def _contraction(step: Step, at: _Point) -> float:
     """|D·V − df(V)| for the derivative D (``after``) of the differential df (``before``)."""
-    v = np.asarray(values[step.direction.name], dtype=float)
-    raw = evaluate(step.after, values)
+    v = np.asarray(at.values[step.direction.name], dtype=float)
     if step.form == "vec":
-        from matcalc.numeric.evaluate import evaluate_node
-        raw = unvec(evaluate_node(step.after, values), step.before.shape, step.wrt.shape, values)
+        raw = unvec(at.raw(step.after), step.before.shape, step.wrt.shape, at.values)
+    else:
+        raw = at(step.after)
     got = np.tensordot(np.asarray(raw, dtype=float), v, axes=v.ndim)
-    return relative_error(got, evaluate(step.before, values))
+    return relative_error(got, at(step.before))
 
 
 def _f_shape(step: Step) -> tuple:

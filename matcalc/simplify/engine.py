@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from matcalc.derivation import identity
 from matcalc.ir.nodes import Const, Node, Num, op_of, postorder
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.tables import registrar
@@ -93,6 +94,7 @@ _FOLD = {
 
 
 @rewrites("add", "sub", "mul", "hadamard", "neg")
+@identity("2*3 = 6")
 def fold_numbers(node, rb):
     """Arithmetic on numbers is done: 2*3 → 6."""
     if all(_num(a) for a in node.args):
@@ -101,6 +103,7 @@ def fold_numbers(node, rb):
 
 
 @rewrites("div")
+@identity("6/3 = 2")
 def fold_division(node, rb):
     """a/b of numbers is done when exact: 6/3 → 2; a/1 → a; 0/b → 0."""
     a, b = node.args
@@ -114,6 +117,7 @@ def fold_division(node, rb):
 
 
 @rewrites("div")
+@identity("(6*A)/3 = 2*A", "A: matrix(m,n)")
 def divide_coefficient(node, rb):
     """(c·A)/d → (c/d)·A for numbers c, d when exact: (2A)/2 → A."""
     a, b = node.args
@@ -126,6 +130,7 @@ def divide_coefficient(node, rb):
 
 
 @rewrites("pow", "epow")
+@identity("A^1 = A", "A: matrix(n,n)")
 def power_of_one(node, rb):
     """a^1 → a; a.^1 → a."""
     return node.args[0] if _num(node.args[1], 1) else None
@@ -134,6 +139,7 @@ def power_of_one(node, rb):
 # ------------------------------------------------------------------------------ signs
 
 @rewrites("neg")
+@identity("-(-A) = A", "A: matrix(m,n)")
 def neg_neg(node, rb):
     """−(−a) → a."""
     a = node.args[0]
@@ -141,6 +147,7 @@ def neg_neg(node, rb):
 
 
 @rewrites("neg")
+@identity("-matrix(2) = -2*matrix(1)")
 def neg_of_number(node, rb):
     """−(c) → the number −c; −0 → 0."""
     a = node.args[0]
@@ -166,6 +173,7 @@ def _pull_sign(node: Node, rb) -> Optional[Node]:
 
 
 @rewrites("neg")
+@identity("-(A*B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def neg_into_product(node, rb):
     """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads."""
     a = node.args[0]
@@ -175,6 +183,7 @@ def neg_into_product(node, rb):
 
 
 @rewrites("mul", "hadamard", "div", "ediv")
+@identity("A*(-B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def sign_to_the_left(node, rb):
     """a·(−b) → (−a)·b."""
     a, b = node.args
@@ -187,6 +196,7 @@ def sign_to_the_left(node, rb):
 # ------------------------------------------------------------------------------ identities
 
 @rewrites("mul")
+@identity("eye*A = A", "A: matrix(m,n)")
 def multiply_by_one(node, rb):
     """1·A → A, A·1 → A, I·A → A, A·I → A."""
     a, b = node.args
@@ -198,6 +208,7 @@ def multiply_by_one(node, rb):
 
 
 @rewrites("mul", "hadamard")
+@identity("0*A = matrix(0)", "A: matrix(m,n)")
 def multiply_by_zero(node, rb):
     """0·A → 0."""
     if any(is_zero(a) for a in node.args):
@@ -206,6 +217,7 @@ def multiply_by_zero(node, rb):
 
 
 @rewrites("hadamard")
+@identity("A .* matrix(1) = A", "A: matrix(m,n)")
 def hadamard_by_ones(node, rb):
     """A ⊙ 1 → A, 1 ⊙ A → A (1 the all-ones array); c·1 ⊙ A → c·A."""
     a, b = node.args
@@ -216,6 +228,7 @@ def hadamard_by_ones(node, rb):
 
 
 @rewrites("hadamard")
+@identity("s .* B = s*B", "s: scalar; B: matrix(m,n)")
 def hadamard_of_scalars(node, rb):
     """a ⊙ B with a scalar is a·B."""
     a, b = node.args
@@ -225,6 +238,7 @@ def hadamard_of_scalars(node, rb):
 
 
 @rewrites("add", "sub")
+@identity("A + 0 = A", "A: matrix(m,n)")
 def add_zero(node, rb):
     """A + 0 → A, 0 + A → A, A − 0 → A, 0 − A → −A."""
     a, b = node.args
@@ -236,6 +250,7 @@ def add_zero(node, rb):
 
 
 @rewrites("mul")
+@identity("2*matrix(3) = matrix(6)")
 def scale_constant(node, rb):
     """c·1 → the constant array filled with c."""
     a, b = node.args
@@ -252,6 +267,7 @@ def trace_of_scalar(node, rb):
 
 
 @rewrites("sum")
+@identity("sum(s) = s", "s: scalar")
 def sum_of_scalar(node, rb):
     """sum(a) → a for a scalar."""
     return node.args[0] if is_scalar(node.args[0].shape) else None
@@ -260,6 +276,7 @@ def sum_of_scalar(node, rb):
 # ------------------------------------------------------------------------------ coefficients
 
 @rewrites("mul")
+@identity("A*2 = 2*A", "A: matrix(m,n)")
 def coefficient_first(node, rb):
     """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead."""
     a, b = node.args
@@ -278,6 +295,7 @@ def coefficient_first(node, rb):
 
 
 @rewrites("mul")
+@identity("A*(s*B) = s*A*B", "A: matrix(m,n); s: scalar; B: matrix(n,p)")
 def scalar_factor_first(node, rb):
     """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute)."""
     a, b = node.args
@@ -305,6 +323,7 @@ def _transpose_cost(node: Node, depth: int = 0) -> int:
 
 
 @rewrites("transpose")
+@identity("A'' = A", "A: matrix(m,n)")
 def transpose_of_transpose(node, rb):
     """(Aᵀ)ᵀ → A."""
     a = node.args[0]
@@ -312,6 +331,7 @@ def transpose_of_transpose(node, rb):
 
 
 @rewrites("transpose")
+@identity("S' = S", "S: symmetric(n)")
 def transpose_of_symmetric(node, rb):
     """Aᵀ → A when A is symmetric (a scalar, I, diag(x), a symmetric variable, AᵀA, …)."""
     a = node.args[0]
@@ -323,6 +343,7 @@ def transpose_of_symmetric(node, rb):
 
 
 @rewrites("transpose")
+@identity("(A*B)' = B'*A'", "A: matrix(m,n); B: matrix(n,p)", "MC 5")
 def transpose_inward(node, rb):
     """(AB)ᵀ → BᵀAᵀ (MC 5), (A + B)ᵀ → Aᵀ + Bᵀ, (−A)ᵀ → −Aᵀ (also a product's sign), (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ,
     only where this adds no transpose: (2·rᵀ)ᵀ → 2·r, (xᵀA)ᵀ → Aᵀx."""
@@ -473,6 +494,7 @@ def _rebuild(terms: list, shape, rb) -> Node:
 
 
 @rewrites("add", "sub")
+@identity("A*B + A*C = A*(B + C)", "A: matrix(m,n); B: matrix(n,p); C: matrix(n,p)")
 def collect_sum(node, rb):
     """Σ cᵢ·Tᵢ with like terms collected (c·T + d·T → (c + d)·T, so A + A → 2A and A − A → 0)
     and common factors taken out (AB + AC → A(B + C), BA + CA → (B + C)A), over the whole sum:
@@ -505,6 +527,7 @@ def collect_sum(node, rb):
 
 
 @rewrites("add", "sub")
+@identity("A + (-B) = A - B", "A: matrix(m,n); B: matrix(m,n)")
 def subtract_negative(node, rb):
     """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A."""
     a, b = node.args
@@ -522,6 +545,7 @@ def _ones(node) -> bool:
 
 
 @rewrites("mul")
+@identity("vector(1)'*x = sum(x)", "x: vector(n)")
 def ones_inner_product(node, rb):
     """1ᵀx → sum(x) and xᵀ1 → sum(x) (1 the all-ones vector)."""
     a, b = node.args
@@ -535,6 +559,7 @@ def ones_inner_product(node, rb):
 
 
 @rewrites("mul")
+@identity("A*(B*C) = (A*B)*C", "A: matrix(m,n); B: matrix(n,p); C: matrix(p,q)")
 def associate_left(node, rb):
     """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C."""
     a, b = node.args
@@ -545,6 +570,7 @@ def associate_left(node, rb):
 
 
 @rewrites("mul")
+@identity("kron(A, B)*kron(C, D) = kron(A*C, B*D)", "A: matrix(m,n); B: matrix(p,q); C: matrix(n,k); D: matrix(q,l)", "MC 511")
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
     a, b = node.args
@@ -563,6 +589,7 @@ def kron_mixed_product(node, rb):
 
 
 @rewrites("mul")
+@identity("diag(x)*diag(y) = diag(x .* y)", "x: vector(n); y: vector(n)")
 def diag_product(node, rb):
     """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
     a, b = node.args
@@ -576,6 +603,7 @@ def diag_product(node, rb):
 
 
 @rewrites("add", "sub")
+@identity("A' + A = A + A'", "A: matrix(n,n)")
 def plain_before_transposed(node, rb):
     """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first)."""
     a, b = node.args
@@ -587,6 +615,7 @@ def plain_before_transposed(node, rb):
 
 
 @rewrites("hadamard")
+@identity("A .* (1 ./ B) = A ./ B", "A: matrix(m,n); B: matrix(m,n)")
 def hadamard_reciprocal(node, rb):
     """A ⊙ (1 ⊘ B) → A ⊘ B."""
     a, b = node.args
@@ -598,6 +627,7 @@ def hadamard_reciprocal(node, rb):
 
 
 @rewrites("div")
+@identity("(A/s)/t = A/(s*t)", "A: matrix(m,n); s: scalar; t: scalar")
 def divide_twice(node, rb):
     """(A/s)/t → A/(s·t)."""
     a, t = node.args
@@ -607,6 +637,7 @@ def divide_twice(node, rb):
 
 
 @rewrites("mul")
+@identity("(1/s)*A = A/s", "A: matrix(m,n); s: scalar")
 def reciprocal_scaling(node, rb):
     """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s."""
     a, b = node.args
@@ -620,6 +651,7 @@ def reciprocal_scaling(node, rb):
 
 
 @rewrites("mul")
+@identity("(s*eye)*B = s*B", "s: scalar; B: matrix(m,n)")
 def scaled_identity(node, rb):
     """(s·I)·B → s·B and B·(s·I) → s·B."""
     a, b = node.args
@@ -630,6 +662,7 @@ def scaled_identity(node, rb):
 
 
 @rewrites("mul")
+@identity("(-1)*A = -A", "A: matrix(m,n)")
 def minus_one_times(node, rb):
     """(−1)·A → −A; (−I)·A → −A."""
     a, b = node.args
@@ -646,6 +679,7 @@ def _power_parts(node: Node):
 
 
 @rewrites("mul")
+@identity("A*A = A^2", "A: matrix(n,n)")
 def equal_factors_to_power(node, rb):
     """A·A → A², Aᵏ·A → Aᵏ⁺¹, A·Aᵏ → Aᵏ⁺¹ (scalars and square matrices)."""
     a, b = node.args
@@ -658,6 +692,7 @@ def equal_factors_to_power(node, rb):
 
 
 @rewrites("hadamard")
+@identity("A .* A = A.^2", "A: matrix(m,n)")
 def equal_factors_to_elementwise_power(node, rb):
     """A ⊙ A → A.^2."""
     a, b = node.args
@@ -665,6 +700,7 @@ def equal_factors_to_elementwise_power(node, rb):
 
 
 @rewrites("pow")
+@identity("(A')^3 = (A^3)'", "A: matrix(n,n)")
 def power_of_transpose(node, rb):
     """(Aᵀ)ᵏ → (Aᵏ)ᵀ."""
     a, k = node.args
@@ -674,6 +710,7 @@ def power_of_transpose(node, rb):
 
 
 @rewrites("inv")
+@identity("inv(inv(A)) = A", "A: matrix(n,n)")
 def inverse_of_inverse(node, rb):
     """inv(inv(A)) → A; inv(Aᵀ) stays, inv(s) of a scalar is 1/s."""
     a = node.args[0]
@@ -685,6 +722,7 @@ def inverse_of_inverse(node, rb):
 
 
 @rewrites("kron")
+@identity("kron(-A, B) = -kron(A, B)", "A: matrix(m,n); B: matrix(p,q)")
 def kron_sign(node, rb):
     """(−A) ⊗ B → −(A ⊗ B) and A ⊗ (−B) → −(A ⊗ B); c·A ⊗ B → c·(A ⊗ B)."""
     a, b = node.args
@@ -696,6 +734,7 @@ def kron_sign(node, rb):
 
 
 @rewrites("ediv")
+@identity("(A ./ B) ./ C = A ./ (B .* C)", "A: matrix(m,n); B: matrix(m,n); C: matrix(m,n)")
 def elementwise_quotient(node, rb):
     """c·1 ⊘ B → c ⊘ B (a constant array numerator is a scalar one); c ⊘ (k·B) → (c/k) ⊘ B;
     (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)."""
@@ -710,6 +749,7 @@ def elementwise_quotient(node, rb):
 
 
 @rewrites("mul")
+@identity("diag(x)*y = x .* y", "x: vector(n); y: vector(n)")
 def diag_times_vector(node, rb):
     """diag(a)·v → a ⊙ v for column vectors a, v."""
     a, b = node.args
@@ -719,6 +759,7 @@ def diag_times_vector(node, rb):
 
 
 @rewrites("mul")
+@identity("A*inv(A) = eye", "A: matrix(n,n)")
 def inverse_product(node, rb):
     """A·A⁻¹ → I and A⁻¹·A → I."""
     a, b = node.args
@@ -729,6 +770,7 @@ def inverse_product(node, rb):
 
 
 @rewrites("transpose")
+@identity("(A/s)' = A'/s", "A: matrix(m,n); s: scalar")
 def transpose_of_quotient(node, rb):
     """(A/s)ᵀ → Aᵀ/s for a scalar s."""
     a = node.args[0]
@@ -738,6 +780,7 @@ def transpose_of_quotient(node, rb):
 
 
 @rewrites("mul")
+@identity("A*(B/s) = (A*B)/s", "A: matrix(m,n); B: matrix(n,p); s: scalar")
 def quotient_out_of_product(node, rb):
     """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s."""
     a, b = node.args
@@ -749,6 +792,7 @@ def quotient_out_of_product(node, rb):
 
 
 @rewrites("mul")
+@identity("(A^2)'*(A^3)' = (A^5)'", "A: matrix(n,n)")
 def transposes_of_powers(node, rb):
     """(Aᵏ)ᵀ·(Aʲ)ᵀ → (Aᵏ⁺ʲ)ᵀ: transposed powers of one matrix combine."""
     a, b = node.args
