@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 import matcalc
 from matcalc.ir.nodes import Const, Num, Var, fold, op_of, variables
 from matcalc.ir.shapes import make
-from matcalc.printing.latex import latex_name, to_latex, to_latex_shared
+from matcalc.printing.latex import identity_latex, latex_name, to_latex, to_latex_shared
 from strategies import DECLS, N, NN, RN, S, SHAPES, exprs
 
 import test_diff_table as table
@@ -179,6 +179,15 @@ def test_table_latex_is_ascii_with_clean_signs():
         assert not re.search(r"(?<![\d.])-1 ?[\\A-Za-z]|\+ -|- -|\*\*|\\cdot -", tex), (what, tex)
 
 
+def test_rule_identities_print_like_any_expression():
+    import test_identities
+    from matcalc.calculus.differential import d_mul
+    from matcalc.derivation import rule_of
+    assert identity_latex(rule_of(d_mul)) == r"\mathrm{d}\left(A B\right) = \mathrm{d}A B + A \mathrm{d}B"
+    for key, rule in test_identities.STATED.items():
+        assert well_formed(identity_latex(rule)), key
+
+
 # ---------------------------------------------------------------- linear
 
 def test_latex_of_the_deep_chain_grows_linearly():
@@ -256,6 +265,8 @@ def test_all_outputs_compile_with_pdflatex(tmp_path):
         snippets += [g.latex(False), g.latex(True)] + [p.closed_form.latex for p in g.parts if p.closed_form]
     snippets += [matcalc.shortcut(f, w).latex() for f, w in [("tr(A*X*B)", "X"), ("det(X)", "X"), ("x'*A*x", "x")]]
     snippets += [tex for _, tex in FAITHFUL]
+    import test_identities
+    snippets += [identity_latex(rule) for rule in test_identities.STATED.values()]
     snippets.append(matcalc.diff(network(128), "W1").latex())      # 500 levels deep before it is cut
     snippets.append(to_latex_shared(deep(2000)))
     snippets.append(to_latex_shared(wide(8000)))                    # 220,000 characters: over pdflatex's line buffer

@@ -4,8 +4,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Mapping, Optional
 
-from matcalc.ir.nodes import ALL_OPS, Node, Num, op_of, postorder, variables
+from matcalc.ir.nodes import ALL_OPS, Node, Num, Var, op_of, postorder, variables
 from matcalc.ir.shapes import is_vector
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
 from matcalc.tables import registrar
@@ -304,10 +305,11 @@ def latex_norm(node, kids):
 assert set(LATEX_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(LATEX_RULES)
 
 
-def to_latex(root: Node, shared: bool = False) -> str:
+def to_latex(root: Node, shared: bool = False, names: Optional[Mapping[str, str]] = None) -> str:
     """The expression in LaTeX (math mode, without the surrounding ``$``); pure ASCII.
 
-    With ``shared``, as :func:`to_latex_shared`: repeated subexpressions named once."""
+    With ``shared``, as :func:`to_latex_shared`: repeated subexpressions named once.  ``names``:
+    TeX for some variables, instead of :func:`latex_name` (``dX`` as ``\\mathrm{d}X``)."""
     if shared:
         return to_latex_shared(root)
     order = list(postorder(root))
@@ -318,6 +320,9 @@ def to_latex(root: Node, shared: bool = False) -> str:
     done: dict[int, tuple] = {}
     for node in order:        # fold, letting go of each child's text once its last parent has it
         kids = node.children()
+        if names and isinstance(node, Var) and node.name in names:
+            done[id(node)] = names[node.name], ATOM
+            continue
         done[id(node)] = LATEX_RULES[op_of(node)](node, tuple(done[id(c)] for c in kids))
         for c in kids:
             uses[id(c)] -= 1
@@ -382,3 +387,16 @@ def to_latex_shared(root: Node, min_size: int = 4) -> str:
         return to_latex(root)
     rows = " \\\\\n".join(f"{latex_name(name)} &= {to_latex(node)}" for name, node in bindings)
     return f"{to_latex(body)},\\quad \\text{{where}}\\quad\n\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
+
+
+def identity_latex(rule) -> str:
+    """A rule's identity (:class:`matcalc.derivation.Rule`) in LaTeX, printed like any other
+    expression: ``d(A*B) = dA*B + A*dB`` as ``\\mathrm{d}\\left(A B\\right) = \\mathrm{d}A B + A \\mathrm{d}B``."""
+    from matcalc.derivation import parse_identity
+
+    parsed = parse_identity(rule)
+    names = {dx.name: rf"\mathrm{{d}}{latex_name(x.name)}" for x, dx in parsed.directions}
+    left, right = to_latex(parsed.left, names=names), to_latex(parsed.right, names=names)
+    if rule.is_differential:
+        left = rf"\mathrm{{d}}\left({left}\right)"
+    return f"{left} = {right}"
