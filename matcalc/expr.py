@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from matcalc.ir.nodes import Node, variables as ir_variables
-from matcalc.front.parser import Decls, parse_node, type_of_var
+from matcalc.front.program import Decls, parse_node
+from matcalc.ir.types import type_of_var
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
 
@@ -21,12 +22,20 @@ def user_shape(shape: tuple) -> tuple:
 class Expr:
     """A parsed, typed expression.  ``==`` compares structure (with shapes and kinds)."""
 
-    __slots__ = ("node",)
+    __slots__ = ("node", "_inferred")
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, inferred: Mapping[str, str] | None = None):
         if not isinstance(node, Node):
             raise TypeError("Expr wraps an IR node; use matcalc.parse(text) for text")
         self.node = node
+        self._inferred = dict(inferred or {})
+
+    @property
+    def inferred(self) -> dict[str, str]:
+        """How each undeclared variable was typed, e.g. ``{"b": "vector: meets A*x in '-'"}``
+        (empty for an expression built from IR, and for declared variables)."""
+        names = ir_variables(self.node)
+        return {n: r for n, r in self._inferred.items() if n in names}
 
     @property
     def shape(self) -> tuple:
@@ -66,5 +75,5 @@ def parse(text: str, decls: Decls = None) -> Expr:
 
     ``decls`` maps names to types (``"matrix(m,n)"``) or is a text of declarations.
     """
-    node, _ = parse_node(text, decls)
-    return Expr(node)
+    node, program = parse_node(text, decls)
+    return Expr(node, program.inferred)

@@ -31,7 +31,7 @@ def test_hierarchy():
     ("det(A, B)", "det takes 1 argument, not 2", 1, 1, "det(A, B)\n^^^^^^^^^"),
     ("2 + exp", "exp is a function: write exp(...)", 1, 5, "2 + exp\n    ^^^"),
     ("vector(x)", "vector(c) takes one number, the value of every entry, e.g. vector(1)", 1, 1, None),
-    ("eye(3)", "eye takes no arguments", 1, 1, None),
+    ("eye(3, 4)", "eye takes at most one argument, its size: eye or eye(n)", 1, 1, None),
     ("X: tensor(n)", "unknown type 'tensor'; expected scalar, vector(n), matrix(m,n) or symmetric(n)", 1, 4, None),
     ("X: matrix(n)", "matrix takes two dimensions, e.g. matrix(m,n)", 1, 4, None),
     ("x: vector(0)", "a dimension must be a positive integer or a name, not 0", 1, 11, None),
@@ -102,3 +102,75 @@ def test_cli_reports_errors_without_traceback():
     assert "Traceback" not in out.stderr
     assert "ShapeError: cannot multiply X (m×n) by y (m)" in out.stderr
     assert "X*y\n ^" in out.stderr
+
+
+# issue 13 §2: the mistakes people make, answered with a caret and the corrected spelling
+@pytest.mark.parametrize("text, decls, message, caret", [
+    ("trace(X)", None, "unknown function 'trace': did you mean tr(X)?", "trace(X)\n^^^^^"),
+    ("norm(x - y)", None, "unknown function 'norm': did you mean norm2(x - y)?", "norm(x - y)\n^^^^"),
+    ("transpose(X)", None, "unknown function 'transpose': did you mean X'?", "transpose(X)\n^^^^^^^^^"),
+    ("transpose(A*B)", None, "did you mean (A*B)'?", None),
+    ("inverse(A)", None, "did you mean inv(A)?", None),
+    ("sigmod(x)", None, "did you mean sigmoid(x)?", None),
+    ("x**2", None, "'**' is not a power in matcalc: write '^' (or '.^' elementwise), e.g. x^2", "x**2\n ^^"),
+    ("a + x**2*b", None, "e.g. a + x^2*b", "a + x**2*b\n     ^^"),
+    ("2x", None, "a number and a name stand side by side: write 2*x for a product", "2x\n^^"),
+    ("0.5x'*A*x", None, "write 0.5*x for a product", None),
+    ("X w", None, "did you mean X*w?", "X w\n  ^"),
+    ("Xw", {"X": "matrix(m,n)", "w": "vector(n)"}, "Xw is not declared, but X and w are: did you mean X*w?", "Xw\n^^"),
+    ("X matrix(m,n)", None, "a declaration is `name: type`: write X: matrix(m,n)", "X matrix(m,n)\n^^^^^^^^^^^^^"),
+    ("w: vector(n)\nX matrix(m, n)\nX*w", None, "write X: matrix(m, n)", "X matrix(m, n)\n^^^^^^^^^^^^^^"),
+    ("tr(X^T*A*X)", {"T": "scalar"}, "T is a variable here, so X^T is ambiguous", "tr(X^T*A*X)\n    ^^"),
+    ("eye(0)", None, "a size must be a positive integer or a name, not 0", "eye(0)\n    ^"),
+    ("vector(1, x + y)", None, "a size must be a positive integer, a dimension name or a product", None),
+])
+def test_mistakes_are_answered_with_the_fix(text, decls, message, caret):
+    e = error_of(text, decls, ParseError)
+    assert message in e.message
+    assert e.line is not None and e.column is not None
+    if caret:
+        assert e.caret() == caret
+
+
+def test_juxtaposed_names_are_fine_when_they_are_not_two_declared_names():
+    assert matcalc.parse("Xw + 1").variables == {"Xw": "matrix(n,m)"}          # nothing declared: a name
+    assert matcalc.parse("Xw", {"Xw": "matrix(m,n)", "X": "matrix(m,n)", "w": "vector(n)"}).shape == ("m", "n")
+    assert matcalc.parse("Xw*w", {"X": "matrix(m,n)"}).variables["Xw"].startswith("matrix")  # w not declared
+
+
+def test_shape_errors_in_inference_have_a_location():
+    """The undeclared vector that unification would shrink to length 1 is reported where it happens."""
+    e = error_of("sum(x .* vector(1)')", {"x": "vector(n)"}, ShapeError)
+    assert e.line == 1 and e.caret() == "sum(x .* vector(1)')\n      ^^"
+    assert "cannot multiply x (n) elementwise by vector(1)' (1×m)" in e.message  # open sizes named, not '?'
+    # undeclared, use decides: x is the scalar that makes it fit, and says so
+    assert matcalc.parse("sum(x .* vector(1)')").inferred == {"x": "scalar: as a vector it breaks x .* vector(1)'"}
+
+
+def test_no_bare_exceptions_on_garbage_with_paper_notation_and_sizes():
+    """The new syntax (X^T, X^{T}, X^⊤, sized constants) and the mistake detectors only ever
+    answer with a located MatcalcError."""
+    from hypothesis import given, settings, strategies as st
+
+    alphabet = st.sampled_from(list("xyATn12.+-*/^'(){},;:= \n⊤ᵀ") + [
+        "^T", "^{T}", "**", "eye(", "eye(n)", "vector(1, ", "matrix(0, m, n)", "vector(2)", "X matrix(m,n)",
+        "2x", "trace(", "norm(", "transpose(", "T: scalar\n", "Xw", "x: vector(n)\n", "inv(", "det("])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(alphabet, max_size=10).map("".join))
+    def check(text):
+        try:
+            matcalc.parse(text, {"X": "matrix(m,n)", "w": "vector(n)"})
+        except MatcalcError as e:
+            assert e.message
+            if isinstance(e, (ParseError, ShapeError)) and e.source is not None:
+                assert e.line is not None and e.caret()
+    check()
+
+
+def test_shape_errors_name_a_definition_as_written():
+    """An operand substituted from a definition is named as the user wrote it at the culprit."""
+    e = error_of("x: vector(n); z: vector(m); r = 2*x; r'*z", None, ShapeError)
+    assert "cannot multiply r' (1×n) by z (m)" in e.message
+    e = error_of("h = tanh(W*x); sum(h .* vector(1)')", None, ShapeError)
+    assert e.message.startswith("cannot multiply h (n) elementwise by vector(1)' (1×m)")

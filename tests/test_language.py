@@ -100,7 +100,8 @@ def test_issue_api_example():
 
 @pytest.mark.parametrize("text, expected", [
     # the naming convention: a–g scalar, h–z vector, A–Z matrix
-    ("a*x + b", {"a": "scalar", "x": "vector(n)", "b": "scalar"}),
+    ("a*x + b", {"a": "scalar", "x": "vector(n)", "b": "vector(n)"}),  # b meets a*x in '+'
+    ("a*x + b*x", {"a": "scalar", "x": "vector(n)", "b": "scalar"}),
     ("x'*A*x", {"x": "vector(n)", "A": "matrix(n,n)"}),
     ("tr(A*X*B*X)", {"A": "matrix(n,m)", "X": "matrix(m,n)", "B": "matrix(n,m)"}),
     # use wins over the convention where it decides

@@ -145,7 +145,7 @@ def bind(root: Node, values: Mapping[str, object]) -> tuple[dict[str, np.ndarray
 
 
 def _type_words(var: Var) -> str:
-    from matcalc.front.parser import type_of_var
+    from matcalc.ir.types import type_of_var
     return str(type_of_var(var))
 
 

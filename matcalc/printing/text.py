@@ -1,4 +1,11 @@
-"""The input language as output: minimal parentheses, and it parses back to the same IR."""
+"""The input language as output: minimal parentheses, and it parses back to the same function.
+
+Constants print bare (``eye``, ``vector(1)``, ``matrix(0)``) only where the text around them
+fixes their size, as the parser will infer it; elsewhere they carry it: ``eye(n)``,
+``vector(0, n)``, ``vector(1, n)'`` for a row, ``matrix(1, m, n)``.  A 1×1 identity or fill is
+the number it equals.  :func:`open_constants` decides which constants need their size, by
+running the parser's shape unification over the printed occurrences.
+"""
 from __future__ import annotations
 
 from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
@@ -36,16 +43,125 @@ def text_var(node, kids):
 
 @printer("eye")
 def text_eye(node, kids):
+    """eye; a 1×1 identity is 1."""
+    if node.shape == (1, 1):
+        return "1", ATOM
     return "eye", ATOM
 
 
 @printer("fill")
 def text_fill(node, kids):
-    """vector(c), matrix(c), and vector(c)' for a row."""
-    if node.shape[0] == 1 and node.shape[1] != 1:
-        return f"vector({_number(node.value)})'", POSTFIX
+    """vector(c), matrix(c), and vector(c)' for a row; a 1×1 fill is the number c."""
+    c = _number(node.value)
+    if node.shape == (1, 1):
+        return c, (UNARY if node.value < 0 else ATOM)
+    if node.shape[0] == 1:
+        return f"vector({c})'", POSTFIX
     kind = "vector" if node.shape[1] == 1 else "matrix"
-    return f"{kind}({_number(node.value)})", ATOM
+    return f"{kind}({c})", ATOM
+
+
+def _dim_text(d) -> str:
+    return str(d)
+
+
+def text_sized(node) -> tuple:
+    """A constant with its size: eye(n), vector(c, n), vector(c, n)', matrix(c, m, n)."""
+    r, k = node.shape
+    if node.op == "eye":
+        return f"eye({_dim_text(r)})", ATOM
+    c = _number(node.value)
+    if r == 1:
+        return f"vector({c}, {_dim_text(k)})'", POSTFIX
+    if k == 1:
+        return f"vector({c}, {_dim_text(r)})", ATOM
+    return f"matrix({c}, {_dim_text(r)}, {_dim_text(k)})", ATOM
+
+
+def _bare_shape(node, u):
+    """The shape the parser gives a bare constant: fresh dimensions where the text is silent."""
+    r, k = node.shape
+    if (r, k) == (1, 1):
+        return (1, 1)
+    if node.op == "eye":
+        d = u.fresh()
+        return (d, d)
+    if r == 1:
+        return (1, u.fresh())
+    if k == 1:
+        return (u.fresh(), 1)
+    return (u.fresh(), u.fresh())
+
+
+def open_constants(root: Node, shared: frozenset = frozenset(), budget: int | None = None) -> set:
+    """The ids of the constants in ``root`` whose size the printed text would not fix.
+
+    The text of a DAG repeats a shared subexpression once per use, and the parser infers each
+    copy on its own, so the occurrences are walked as a tree (subtrees without constants have
+    their own, known shape and are not entered).  Nodes in ``shared`` print once, as a
+    definition, and are inferred once.  Past ``budget`` occurrences every constant counts as
+    open (sized text is always faithful)."""
+    from matcalc.ir.nodes import postorder
+    from matcalc.ir.shapes import SHAPE_RULES, Mismatch, Unifier
+
+    consts = {}
+    has_const: dict[int, bool] = {}
+    count = 0
+    for node in postorder(root):
+        count += 1
+        op = op_of(node)
+        if op in ("eye", "fill"):
+            has_const[id(node)] = node.shape != (1, 1)
+            if has_const[id(node)]:
+                consts[id(node)] = node
+        else:
+            has_const[id(node)] = any(has_const[id(c)] for c in node.children())
+    if not consts:
+        return set()
+    budget = budget if budget is not None else 20 * count + 10_000
+    u = Unifier()
+    seen: list = []  # (const id, parsed shape)
+    memo: dict[int, tuple] = {}
+    results: list = []
+    stack = [(root, False)]
+    steps = 0
+    while stack:
+        node, expanded = stack.pop()
+        steps += 1
+        if steps > budget:
+            return set(consts)
+        if not expanded:
+            if not has_const[id(node)]:
+                results.append(node.shape)
+            elif id(node) in memo:
+                results.append(memo[id(node)])
+            elif id(node) in consts:
+                shape = _bare_shape(node, u)
+                seen.append((id(node), shape))
+                results.append(shape)
+            else:
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node.children()))
+            continue
+        n = len(node.children())
+        args = tuple(results[len(results) - n:])
+        del results[len(results) - n:]
+        try:
+            shape = SHAPE_RULES[op_of(node)](args, u)
+        except Mismatch:
+            shape = node.shape
+        if id(node) in shared:
+            memo[id(node)] = shape
+        results.append(shape)
+    return {cid for cid, shape in seen if tuple(u.resolve(shape)) != tuple(consts[cid].shape)}
+
+
+def _rule(sized: set):
+    def visit(node, kids):
+        if id(node) in sized:
+            return text_sized(node)
+        return TEXT_RULES[op_of(node)](node, kids)
+    return visit
 
 
 def _infix(symbol: str, prec: int):
@@ -88,6 +204,8 @@ _ATOM_OPS = {"var", "num", "eye", "fill", *ELEMENTWISE, *MATRIX_FUNCTIONS, *BINA
 
 def _exponent(node: Node, kid) -> str:
     """An exponent is an atom or a negated atom (``X^-1``); anything else is parenthesised."""
+    if op_of(node) == "var" and node.name == "T":  # X^T reads as a transpose; the power is X^(T)
+        return f"({kid[0]})"
     if kid[1] == ATOM or (op_of(node) == "num" and node.value < 0):
         return kid[0]
     if op_of(node) == "neg" and op_of(node.args[0]) in _ATOM_OPS and kid[0][1:2] != "-":
@@ -117,8 +235,9 @@ assert set(TEXT_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(TEXT_RULES)
 
 
 def to_text(root: Node) -> str:
-    """The expression in matcalc's input language."""
-    return fold(root, lambda node, kids: TEXT_RULES[op_of(node)](node, kids))[0]
+    """The expression in matcalc's input language; constants carry their size where the text
+    would not fix it (see :func:`open_constants`)."""
+    return fold(root, _rule(open_constants(root)))[0]
 
 
 def to_text_shared(root: Node, min_size: int = 4) -> str:
