@@ -72,3 +72,50 @@ def test_specialised_fractions_share_one_denominator(capsys):
     code, out, _ = run(["--ndim", "2", "--stride", "2", "--padding", "1", "--dilation", "2", "--specialise"], capsys)
     assert code == 0
     assert "δ[n, o, (h + 1 − 2·i)/2, (w + 1 − 2·j)/2]" in out and "1/2" not in out
+
+
+def test_steps_with_check_mark_every_step(capsys):
+    code, out, err = run(["--ndim", "1", "--stride", "2", "--padding", "1", "--steps", "--check"], capsys)
+    assert code == 0 and err == ""
+    assert "checked at random arrays of sizes " in out and ", H_out = " in out
+    marks = [line.split()[0] for line in out.splitlines() if line.strip()[:1] in "✓✗" and ". " in line]
+    assert len(marks) == 13 and set(marks) == {"✓"}
+    assert "✓ 0e+00  5. sum out [h = s·x + d·i − p] over x" in out
+    assert out.count("verified: ") == 3 and out.rstrip().endswith("verification: all 13 steps hold")
+
+
+def test_check_leaves_the_formulas_as_they_were(capsys):
+    _, plain, _ = run(["--ndim", "1", "--stride", "2", "--dilation", "2", "--steps"], capsys)
+    code, checked, _ = run(["--ndim", "1", "--stride", "2", "--dilation", "2", "--steps", "--check"], capsys)
+    assert code == 0
+    def strip(text):   # each line without its indentation and its ✓/✗ mark
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return [line.split("  ", 1)[-1].strip() if line[:1] in "✓✗" else line for line in lines]
+
+    kept = [line for line in strip(checked) if not line.startswith(("verified:", "verification:", "checked at"))]
+    assert [line.replace("  (each step checked numerically at random arrays)", "") for line in kept] == strip(plain)
+
+
+def test_a_failing_step_is_shown_and_the_exit_status_says_so(capsys, monkeypatch):
+    from matcalc.conv import api
+    from matcalc.indexsum import derive
+    original = derive.sum_out_delta
+
+    def shifting(term, k, prefer=()):
+        result = original(term, k, prefer)
+        if result is None or result[2].is_Symbol:
+            return result
+        d = term.factors[k]
+        return original(type(term)(term.factors[:k] + (type(d)(d.lhs + 1, d.rhs),) + term.factors[k + 1:],
+                                   term.bound, term.coeff), k, prefer)
+
+    monkeypatch.setattr(derive, "sum_out_delta", shifting)
+    api._conv.cache_clear()
+    try:
+        code, out, err = run(["--ndim", "1", "--stride", "2", "--steps", "--check"], capsys)
+    finally:
+        api._conv.cache_clear()
+    assert code == 1 and err.startswith("verification: FAILED at ∂L/∂V step 5")
+    (line,) = [line for line in out.splitlines() if line.strip().startswith("✗")]
+    assert "5. sum out [h = s·x + d·i − p] over x" in line   # the step as recorded, marked failed
+    assert "verified: 4 of 5 steps hold" in out

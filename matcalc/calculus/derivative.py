@@ -53,6 +53,11 @@ class Derivative:
     index: Optional[object] = None       # index form: D[i…] = Σ … (an IndexForm), where one is printable
 
     @property
+    def inferred(self) -> dict:
+        """How each undeclared variable's type was inferred, e.g. ``{"b": "vector: meets A*x in '-'"}``."""
+        return self.f.inferred
+
+    @property
     def steps(self) -> list:
         """The steps of the derivation, in the order the engine took them."""
         return self.record.steps
@@ -142,17 +147,26 @@ def _index_names(f_shape, x_shape, order):
 
 # ------------------------------------------------------------------------------ entry points
 
-def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Node, Var]:
+def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Expr, Var]:
+    """The function as an :class:`Expr` (which keeps how undeclared types were inferred) and the variable."""
+    expr = _as_expr(f, decls)
+    return expr, _variable(expr.node, wrt, decls)
+
+
+def _as_expr(f, decls: Decls) -> Expr:
     if isinstance(f, Expr):
-        node = f.node
-    elif isinstance(f, Node):
-        node = f
-    elif isinstance(f, str):
-        node, _ = parse_node(f, decls)
-    else:
-        raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
+        return f
+    if isinstance(f, Node):
+        return Expr(f)
+    if isinstance(f, str):
+        node, program = parse_node(f, decls)
+        return Expr(node, program.inferred)
+    raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
+
+
+def _variable(node: Node, wrt, decls: Decls) -> Var:
     if isinstance(wrt, Var):
-        return node, wrt
+        return wrt
     if not isinstance(wrt, str):
         raise MatcalcError(f"wrt must be a variable name, not {type(wrt).__name__}")
     found = variables(node).get(wrt)
@@ -165,7 +179,7 @@ def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> t
             raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
                                "declare it to get a zero derivative")
         found = Var(wrt, declared.shape(), declared.kind)
-    return node, found
+    return found
 
 
 def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
@@ -177,8 +191,9 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     """
     if not isinstance(order, int) or order < 1:
         raise MatcalcError(f"order must be a positive integer, not {order!r}")
-    node, x = _resolve(f, wrt, decls)
-    record = Derivation(Expr(node), x)
+    expr, x = _resolve(f, wrt, decls)
+    node = expr.node
+    record = Derivation(expr, x)
     record.add(Step("function", None, 0, None, node, check="none"))
     taken = set(variables(node)) | {x.name}
     current, form, previous = node, None, node.shape
@@ -191,7 +206,7 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
         del record.steps[1:]
         return _index_form(node, x, order, record, taken, str(why))
     convention = SYMMETRIC_CONVENTION if x.kind == "symmetric" else None
-    return Derivative(Expr(node), x, order, form, current, record, convention=convention, of_shape=previous)
+    return Derivative(expr, x, order, form, current, record, convention=convention, of_shape=previous)
 
 
 COLLECTED = named("collect", "df collected: the simplification rules applied to the sum of the parts' differentials")
@@ -347,7 +362,7 @@ def _index_form(node: Node, x: Var, order: int, record: Derivation, taken: set, 
         stated = multilinear if current is not None or is_scalar(node.shape) else Const("fill", node.shape, 0)
         record.add(Step("index", INDEX, order, stated, index, check="index", wrt=x, directions=tuple(dirs),
                         form=why))
-    return Derivative(Expr(node), x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
+    return Derivative(record.f, x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
                       convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
 
 

@@ -36,14 +36,31 @@ class LayerGradients:
         params = ", ".join(f"{s} = {v}" for s, v in sorted(self.layer.params.items(), key=lambda kv: role(kv[0])))
         return f"{self.layer.ndim}-D {self.layer.kind.replace('_', ' ')}, {params}\n  " + "\n  ".join(self.layer.where)
 
-    def text(self, specialise: bool = False, steps: bool = False) -> str:
+    def verify(self, seed: int | None = None) -> dict:
+        """The verdicts of every derivation step of every gradient, by part title (see
+        :meth:`Part.verify`)."""
+        return {part.title: part.verify(seed) for part in self.parts if part is not self.forward}
+
+    def text(self, specialise: bool = False, steps: bool = False, verdicts: dict | None = None) -> str:
+        """The header, the forward sum and each gradient; ``steps`` adds each derivation, and
+        ``verdicts`` (from :meth:`verify`) marks its steps ✓ or ✗ with the measured error."""
         blocks = [self.header()]
+        if verdicts is not None:
+            from matcalc.indexsum.verify import layer_sizes
+            chosen = layer_sizes(self.layer)
+            blocks[0] += "\n  checked at random arrays of sizes " + ", ".join(
+                f"{s} = {v}" for s, v in chosen.items() if s not in self.layer.params)
         for part in self.parts:
             block = part.text(specialise)
             if part.closed_form:
                 block += f"\n  closed form: {part.closed_form.text}"
+            if part is not self.forward and verdicts is not None:
+                held = sum(v.ok for v in verdicts[part.title])
+                block += f"\n  verified: {held} of {len(verdicts[part.title])} steps hold"
             if steps and part is not self.forward:
-                block += "\n  derivation:\n" + "\n".join("    " + line for line in part.steps_text().splitlines())
+                mine = None if verdicts is None else verdicts[part.title]
+                block += "\n  derivation:" + ("  (each step checked numerically at random arrays)" if mine else "")
+                block += "\n" + "\n".join("    " + line for line in part.steps_text(mine).splitlines())
             blocks.append(block)
         return "\n\n".join(blocks)
 

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--specialise", "--specialize", action="store_true",
                         help="substitute the parameter values into the formulas")
     parser.add_argument("--steps", action="store_true", help="also print each derivation step")
+    parser.add_argument("--check", action="store_true",
+                        help="verify every derivation step numerically (with --steps: ✓/✗ and the error per step)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +52,17 @@ def run(args: argparse.Namespace) -> int:
                                      args.dilation, args.groups, not args.no_bias)
     else:
         g = conv_gradients(args.ndim, stride, args.padding, args.dilation, args.groups, not args.no_bias)
+    verdicts = g.verify(seed=0) if args.check else None
     if args.format == "latex":
         print(g.latex(args.specialise))
     else:
-        print(g.text(args.specialise, args.steps))
+        print(g.text(args.specialise, args.steps, verdicts))
+    if verdicts is not None:
+        failed = [f"{title} step {k}" for title, vs in verdicts.items() for k, v in enumerate(vs, 1) if not v.ok]
+        if failed:
+            print(f"verification: FAILED at {', '.join(failed)}", file=sys.stderr)
+            return 1
+        print(f"verification: all {sum(map(len, verdicts.values()))} steps hold")
     return 0
 
 

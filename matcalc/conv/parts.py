@@ -142,11 +142,28 @@ class Part:
         """The right-hand side as SymPy ``Sum``/``Indexed`` objects (user layout, unevaluated)."""
         return to_sympy(self.expr, self._layouts())
 
-    def steps_text(self) -> str:
-        """The derivation, one numbered rule application per line with the expression after it."""
+    def steps_text(self, verdicts: list | None = None) -> str:
+        """The derivation, one numbered rule application per line with the expression after it;
+        with ``verdicts`` (from :meth:`verify`), each line begins with ✓ or ✗ and the measured
+        error, and a step that could not be evaluated says why."""
         layouts = self._layouts()
         from matcalc.indexsum.derive import step_text
-        return "\n".join(f"{k}. {step_text(s)}\n     {sum_text(s.after, layouts)}" for k, s in enumerate(self.steps, 1))
+        lines = []
+        for k, s in enumerate(self.steps, 1):
+            head, body = f"{k}. {step_text(s)}", f"     {sum_text(s.after, layouts)}"
+            if verdicts is not None:
+                v = verdicts[k - 1]
+                mark = ("✓" if v.ok else "✗") + (f" {v.error:.0e}" if v.error is not None else "")
+                head = f"{mark:<8} {head}" + (f"    [{v.note}]" if v.note and not v.ok else "")
+                body = " " * 9 + body
+            lines.append(f"{head}\n{body}")
+        return "\n".join(lines)
+
+    def verify(self, seed: int | None = None) -> list:
+        """One :class:`~matcalc.derivation.Verdict` per derivation step, each checked numerically
+        (see :mod:`matcalc.indexsum.verify`); none for the forward definition."""
+        from matcalc.indexsum.verify import verify_steps
+        return verify_steps(self, seed)
 
     def _arrays(self, V, W, b, delta) -> dict[str, np.ndarray]:
         given = {k: v for k, v in dict(V=V, W=W, b=b, delta=delta).items() if v is not None}

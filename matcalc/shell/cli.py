@@ -63,7 +63,8 @@ def _show_parse(args) -> int:
         print(str(e))
         print(f"  shape: {_shape_words(e.shape)}")
         for name, t in e.variables.items():
-            print(f"  {name}: {t}")
+            why = e.inferred.get(name)
+            print(f"  {name}: {t}" + (f" — inferred: {why.split(': ', 1)[-1]}" if why else ""))
     return 0
 
 
@@ -129,6 +130,8 @@ def _diff(args) -> int:
     print(f"  {d.layout}")
     if d.convention:
         print(f"  symmetric {d.wrt.name}: {d.convention}")
+    for line in inferred_lines(d.f):
+        print("  " + line)
     if error is not None:
         print(f"  finite-difference check: max relative error {error:.1e}")
     if args.steps:
@@ -183,6 +186,15 @@ def _conv_args(p):
 def _conv(args) -> int:
     from matcalc.conv.cli import run
     return run(args)
+
+
+def inferred_lines(e) -> list:
+    """The types of the undeclared variables, each with how it was inferred (none when all were declared)."""
+    if not e.inferred:
+        return []
+    types = e.variables
+    return ["types inferred (declare them to change them):"] + [
+        f"  {name}: {types[name]} — {why.split(': ', 1)[-1]}" for name, why in e.inferred.items()]
 
 
 def _derivative_name(d) -> str:
