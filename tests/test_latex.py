@@ -97,9 +97,9 @@ ROW = Const("fill", (1, "n"), 1)
 
 
 FAITHFUL = [
-    (make("mul", ROW, Const("fill", ("n", 1), -1)), r"\mathbf{1}^{\top} \left(-\mathbf{1}\right)"),  # was 1 (-1 1)
+    (make("mul", ROW, Const("fill", ("n", 1), -1)), r"\mathbf{1}_{n}^{\top} \left(-\mathbf{1}_{n}\right)"),  # was 1 (-1 1)
     (make("mul", Const("fill", (1, "n"), 2), X), r"2 \cdot \mathbf{1}^{\top} x"),
-    (Const("fill", ("n", 1), 0.5), r"0.5 \cdot \mathbf{1}"),
+    (Const("fill", ("n", 1), 0.5), r"0.5 \cdot \mathbf{1}_{n}"),          # alone: its size is printed
     (make("add", Const("eye", (1, 1)), a), "1 + a"),                 # a 1×1 identity is not I
     (make("add", Const("fill", (1, 1), 2), a), "2 + a"),
     (make("mul", make("hadamard", A, B), C), r"\left(A \odot B\right) C"),
@@ -117,6 +117,16 @@ FAITHFUL = [
 @pytest.mark.parametrize("node, tex", FAITHFUL)
 def test_faithful_forms(node, tex):
     assert to_latex(node) == tex
+
+
+@pytest.mark.parametrize("f, wrt, text, tex", [
+    ("sum(X)", "X", "matrix(1, n, m)", r"\mathbf{1}_{n \times m}"),
+    ("sum(x)", "x", "vector(1, n)", r"\mathbf{1}_{n}"),
+    ("x'*x*x", "x", "(x'*x)*eye + 2*x*x'", r"x^{\top} x I + 2 x x^{\top}"),   # its size is fixed by x x^T
+])
+def test_constants_carry_their_size_where_the_text_does(f, wrt, text, tex):
+    d = matcalc.diff(f, wrt, {"X": "matrix(n,m)"} if "X" in f else None)
+    assert (str(d), d.latex()) == (text, tex)
 
 
 def test_index_forms_have_no_unit_coefficients_or_python_powers():

@@ -8,7 +8,7 @@ from typing import Mapping, Optional
 
 from matcalc.ir.nodes import ALL_OPS, Node, Num, Var, op_of, postorder, variables
 from matcalc.ir.shapes import is_vector
-from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
+from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number, open_constants
 from matcalc.tables import registrar
 
 LATEX_RULES: dict = {}
@@ -167,10 +167,14 @@ def latex_eye(node, kids):
 @printer("fill")
 def latex_fill(node, kids):
     """𝟏, 𝟎, c·𝟏; a row is 𝟏ᵀ; a 1×1 fill is its number."""
+    return _fill(node, "")
+
+
+def _fill(node, sub: str):
     if node.shape == (1, 1):
         return latex_num(Num(node.value), ())
     v = node.value
-    one = r"\mathbf{0}" if v == 0 else r"\mathbf{1}"
+    one = (r"\mathbf{0}" if v == 0 else r"\mathbf{1}") + sub
     if node.shape[0] == 1:
         one += r"^{\top}"
     if v in (0, 1):
@@ -179,6 +183,21 @@ def latex_fill(node, kids):
         return f"-{one}", UNARY
     num, prec = latex_num(Num(v), ())
     return rf"{num} \cdot {one}", (UNARY if num.startswith("-") else PRODUCT)
+
+
+def _dim(d) -> str:
+    return str(d) if isinstance(d, int) else " ".join(latex_name(part) for part in str(d).split("*"))
+
+
+def latex_sized(node):
+    """A constant whose size the rest of the formula does not fix, with its size, as the text
+    prints eye(n) or matrix(1, m, n): I_{n}, 1_{n}, 1_{n}^T, 1_{m x n}."""
+    r, k = node.shape
+    if node.op == "eye":
+        return rf"I_{{{_dim(r)}}}", ATOM
+    if r == 1 or k == 1:
+        return _fill(node, f"_{{{_dim(k if r == 1 else r)}}}")
+    return _fill(node, rf"_{{{_dim(r)} \times {_dim(k)}}}")
 
 
 # ⊙, ⊘ and ⊗ next to juxtaposition (or each other) are always parenthesised: A ⊙ B C would
@@ -313,6 +332,7 @@ def to_latex(root: Node, shared: bool = False, names: Optional[Mapping[str, str]
     if shared:
         return to_latex_shared(root)
     order = list(postorder(root))
+    sized = open_constants(root) if any(op_of(n) in ("eye", "fill") for n in order) else set()
     uses: dict[int, int] = {}
     for node in order:
         for c in node.children():
@@ -322,6 +342,9 @@ def to_latex(root: Node, shared: bool = False, names: Optional[Mapping[str, str]
         kids = node.children()
         if names and isinstance(node, Var) and node.name in names:
             done[id(node)] = names[node.name], ATOM
+            continue
+        if id(node) in sized:
+            done[id(node)] = latex_sized(node)
             continue
         done[id(node)] = LATEX_RULES[op_of(node)](node, tuple(done[id(c)] for c in kids))
         for c in kids:
