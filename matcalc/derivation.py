@@ -179,6 +179,8 @@ class Step:
     def __post_init__(self):
         if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}")
+        if not isinstance(self.order, int) or isinstance(self.order, bool):
+            raise TypeError(f"a step's order is an int, not {self.order!r}")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ class MatcalcError(Exception):
             return self.message
         return f"{self.message} (line {self.line}, column {self.column})\n{self.caret()}"
 
+    _render_traceback_ = lambda self: __import__("matcalc.reports.jupyter", fromlist=["_"]).render_traceback(self)  # noqa: E731
+
     def with_source(self, source: str, span: tuple[int, int] | None) -> "MatcalcError":
         """Attach a location if this error has none yet; returns self for ``raise ... from``."""
         if self.source is None and span is not None:

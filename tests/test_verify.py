@@ -109,3 +109,9 @@ def test_explain_grows_linearly_on_a_deep_chain():
     assert 1.7 < sizes[1] / sizes[0] < 2.3 and 1.7 < sizes[2] / sizes[1] < 2.3, sizes
     text = matcalc.diff(_chain(64), "W1").explain()
     assert text.startswith("where t1 = ")
+
+
+def test_every_step_knows_its_order():
+    d = matcalc.hessian("x'*A*x + sum(exp(x))", "x")
+    assert all(isinstance(s.order, int) for s in d.steps)
+    assert {s.order for s in d.steps if s.stage == "identify"} == {1, 2}

@@ -21,7 +21,7 @@ from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
 from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.numeric.evaluate import bind, evaluate_node, to_user
+from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
@@ -92,7 +92,8 @@ class Derivative:
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
-        value = evaluate_node(self.node, values)
+        from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
+        value = evaluate_planned(self.node, values)
         if self.form == "vec":
             return unvec(value, self.of_shape, self.wrt.shape, values)
         return to_user(self.node, value)
@@ -114,6 +115,8 @@ class Derivative:
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
+
+    _repr_mimebundle_ = lambda self, include=None, exclude=None: __import__("matcalc.reports.jupyter", fromlist=["_"]).derivative_bundle(self)  # noqa: E731
 
     def __repr__(self) -> str:
         return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"

@@ -205,9 +205,9 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optio
     applied is recorded as an equality ⟨C, node⟩ = Σ ⟨Cᵢ, childᵢ⟩ over the children that depend
     on ``dx``: the trace-cyclicity work, step by step.
     """
-    order = list(postorder(df))
+    nodes = list(postorder(df))
     depends: dict[int, bool] = {}
-    for node in order:
+    for node in nodes:
         depends[id(node)] = (node == dx) if isinstance(node, Var) else any(depends[id(k)] for k in node.children())
     if not depends[id(df)]:
         return None
@@ -215,7 +215,7 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optio
         raise NotMatrixForm("a matrix-valued function")
     pending: dict[int, list] = {id(df): [seed]}
     result = None
-    for node in reversed(order):
+    for node in reversed(nodes):
         contributions = pending.pop(id(node), None)
         if contributions is None or not depends[id(node)]:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
@@ -188,6 +189,11 @@ def _conv(args) -> int:
     return run(args)
 
 
+_gen = lambda: __import__("matcalc.generate.cli", fromlist=["run"])  # noqa: E731  (loads on use)
+command("codegen", "generate NumPy, JAX or torch code: value and gradient, Hessian, Hessian-vector product",
+        lambda p: _gen().add_arguments(p))(lambda args: _gen().run(args))
+
+
 def inferred_lines(e) -> list:
     """The types of the undeclared variables, each with how it was inferred (none when all were declared)."""
     if not e.inferred:
@@ -195,6 +201,10 @@ def inferred_lines(e) -> list:
     types = e.variables
     return ["types inferred (declare them to change them):"] + [
         f"  {name}: {types[name]} — {why.split(': ', 1)[-1]}" for name, why in e.inferred.items()]
+
+
+command("report", "a derivation report: HTML (MathML, offline), Markdown, LaTeX or PDF",
+        lambda p: import_module("matcalc.reports.cli").add_arguments(p))(lambda a: import_module("matcalc.reports.cli").run(a))
 
 
 def _derivative_name(d) -> str:
