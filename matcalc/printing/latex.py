@@ -82,6 +82,11 @@ def _symbol(c: str) -> str:
     return _code(c)
 
 
+#: Greek letter → TeX command (used by matcalc.reports.latex for prose).
+_GREEK = {c: _symbol(c) for c in map(chr, range(0x391, 0x3FF))
+          if unicodedata.name(c, "").startswith("GREEK") and _symbol(c).startswith("\\") and "U+" not in _symbol(c)}
+
+
 def _atoms(text: str) -> tuple[list, list, list]:
     """The symbols of ``text``, and its Unicode sub- and superscripts (``α₁``, ``xᵢ``, ``σ²``)."""
     atoms, sub, sup = [], [], []
