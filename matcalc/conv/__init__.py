@@ -9,12 +9,28 @@ explicit divisibility and range indicators where the stride demands them. Every 
 The engine is usable on its own: build an ``IndexSum`` from ``Index``/``Ref``/``Term`` and call
 ``derive_gradient`` and ``evaluate`` (see the matrix-product tests).
 """
-from matcalc.conv.api import LayerGradients, avgpool_gradients, conv_gradients, conv_transpose_gradients
-from matcalc.indexsum.derive import Derivation, derive_gradient
-from matcalc.indexsum.evaluate import evaluate
-from matcalc.indexsum.ir import Delta, Divides, Index, IndexSum, InRange, Ref, Term, symbol
-from matcalc.conv.parts import ClosedForm, Part
-from matcalc.indexsum.printing import sum_text, to_sympy
+import importlib
+
+#: Where each public name lives; they load on first use, so ``import matcalc.conv.cli`` (the
+#: ``matcalc`` command's parser) does not pull in SymPy.
+_HOMES = {
+    "LayerGradients": "matcalc.conv.api", "avgpool_gradients": "matcalc.conv.api",
+    "conv_gradients": "matcalc.conv.api", "conv_transpose_gradients": "matcalc.conv.api",
+    "Derivation": "matcalc.indexsum.derive", "derive_gradient": "matcalc.indexsum.derive",
+    "evaluate": "matcalc.indexsum.evaluate",
+    "Delta": "matcalc.indexsum.ir", "Divides": "matcalc.indexsum.ir", "Index": "matcalc.indexsum.ir",
+    "IndexSum": "matcalc.indexsum.ir", "InRange": "matcalc.indexsum.ir", "Ref": "matcalc.indexsum.ir",
+    "Term": "matcalc.indexsum.ir", "symbol": "matcalc.indexsum.ir",
+    "ClosedForm": "matcalc.conv.parts", "Part": "matcalc.conv.parts",
+    "sum_text": "matcalc.indexsum.printing", "to_sympy": "matcalc.indexsum.printing",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'matcalc.conv' has no attribute {name!r}")
+
 
 __all__ = [
     "ClosedForm", "Delta", "Derivation", "Divides", "Index", "IndexSum", "InRange", "LayerGradients", "Part",

@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from matcalc.conv.api import avgpool_gradients, conv_gradients, conv_transpose_gradients
-
 
 def _ints(text: str) -> int | tuple[int, ...]:
     """``2`` → 2, ``2,1`` → (2, 1)."""
@@ -44,14 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the forward sum and gradients; bad input raises a MatcalcError, which the ``matcalc``
     command reports with exit status 2."""
+    from matcalc.conv import api  # loads SymPy: only when a conv command runs, not to build the parser
     stride = 1 if args.stride is None else args.stride
     if args.layer == "avgpool":
-        g = avgpool_gradients(args.ndim, args.kernel_size, args.stride, args.padding)
+        g = api.avgpool_gradients(args.ndim, args.kernel_size, args.stride, args.padding)
     elif args.layer == "conv_transpose":
-        g = conv_transpose_gradients(args.ndim, stride, args.padding, args.output_padding,
-                                     args.dilation, args.groups, not args.no_bias)
+        g = api.conv_transpose_gradients(args.ndim, stride, args.padding, args.output_padding,
+                                         args.dilation, args.groups, not args.no_bias)
     else:
-        g = conv_gradients(args.ndim, stride, args.padding, args.dilation, args.groups, not args.no_bias)
+        g = api.conv_gradients(args.ndim, stride, args.padding, args.dilation, args.groups, not args.no_bias)
     verdicts = g.verify(seed=0) if args.check else None
     if args.format == "latex":
         print(g.latex(args.specialise))

@@ -166,15 +166,8 @@ def _explain(args) -> int:
         data["derivation"] = r.truth.explain().splitlines()
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    from matcalc.present import outline
-    left = ["TRUE DERIVATION (matrix differentials)"] + outline(r.truth)
-    right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
-    width = max(len(line) for line in left) + 3
-    for i in range(max(len(left), len(right))):
-        a = left[i] if i < len(left) else ""
-        b = right[i].strip() if i < len(right) else ""
-        print(f"{a:<{width}}{b}".rstrip())
-    print(f"VERDICT: the shortcut is {r.verdict}: {r.explanation}")
+    from matcalc.shell.explain_view import side_by_side
+    print(side_by_side(r))
     return 0
 
 
@@ -207,6 +200,17 @@ command("report", "a derivation report: HTML (MathML, offline), Markdown, LaTeX 
         lambda p: import_module("matcalc.reports.cli").add_arguments(p))(lambda a: import_module("matcalc.reports.cli").run(a))
 
 
+def _repl_args(p):
+    from matcalc.shell.repl import add_arguments
+    add_arguments(p)
+
+
+@command("repl", "the interactive explorer (also: matcalc with no arguments on a terminal)", _repl_args)
+def _repl(args) -> int:
+    from matcalc.shell.repl import run
+    return run(args)
+
+
 def _derivative_name(d) -> str:
     x = d.wrt.name
     if d.order == 1:
@@ -225,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or (["repl"] if sys.stdin.isatty() else argv))
     try:
         return args.run(args)
     except MatcalcError as e:
