@@ -108,7 +108,7 @@ class Derivative:
 
     def latex(self) -> str:
         if self.node is not None:
-            return to_latex(self.node)
+            return to_latex(self.node, shared=True)
         if self.index is not None:
             return self.index.latex()
         return rf"d^{{{self.order}}}f = {to_latex(self.multilinear)}"

@@ -60,12 +60,13 @@ class IndexForm:
         return evaluate_sum(self.expr, arrays, {**sizes, **scalars})
 
     def latex(self) -> str:
+        from dataclasses import replace
         from matcalc.indexsum.printing import LATEX
-        from matcalc.printing.latex import to_latex
-        text = f"{self.lhs} = {sum_text(self.expr, style=LATEX)}"
+        from matcalc.printing.latex import latex_name, to_latex, wrap_lines
+        text = f"{self.lhs} = {sum_text(self.expr, style=replace(LATEX, rename=latex_name))}"
         if self.where:
-            text += r",\quad \text{where } " + r",\ ".join(f"{n} = {to_latex(t)}" for n, t in self.where)
-        return text
+            text += r",\quad \text{where } " + r",\ ".join(f"{latex_name(n)} = {to_latex(t)}" for n, t in self.where)
+        return wrap_lines(text)
 
 
 def _extent(dim) -> sp.Expr:

@@ -98,7 +98,7 @@ class ShortcutResult:
 
     def latex(self) -> str:
         guess = " + ".join(rf"{_coef_latex(t.coefficient)}{' '.join(to_latex(f) for f in t.factors)}" for t in self.guess)
-        adjusted = to_latex(self.adjusted) if self.adjusted is not None else r"\text{—}"
+        adjusted = to_latex(self.adjusted) if self.adjusted is not None else r"\text{---}"
         return (rf"\text{{guess: }} {guess} \;\to\; \text{{adjusted: }} {adjusted}"
                 rf"\quad \text{{true: }} {self.truth.latex()} \quad \text{{({self.verdict})}}")
 

@@ -8,6 +8,7 @@ printed formula reads in PyTorch's own layout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import functools
 
@@ -46,10 +47,13 @@ class Style:
     frac: str             # format with {num}, {den}; text wraps compound parts in parentheses
     sep: str              # between the factors of a product
     names: dict[str, str]
+    rename: Optional[Callable[[str], str]] = None   # every other name, e.g. the matrix printer's latex_name
 
     def name(self, symbol_name: str) -> str:
         if symbol_name in self.names:
             return self.names[symbol_name]
+        if self.rename is not None:
+            return self.rename(symbol_name)
         if self is LATEX and symbol_name.startswith("∂L/∂"):
             return rf"\frac{{\partial L}}{{\partial {symbol_name[4:]}}}"
         if self is LATEX:
@@ -75,10 +79,19 @@ def _product(m: sp.Expr, style: Style) -> str:
     """A product of symbols and numbers, e.g. ``d·i`` or ``C_in/G``."""
     num, den = sp.fraction(m)
     parts = sorted(sp.Mul.make_args(num), key=lambda f: (not f.is_Number, str(f)))
-    text = style.times.join(style.name(str(f)) if f.is_Symbol else str(f) for f in parts if f != 1) or "1"
+    text = style.times.join(_power(f, style) for f in parts if f != 1) or "1"
     if den == 1:
         return text
     return _frac(text, _product(den, style), False, len(sp.Mul.make_args(den)) > 1, style)
+
+
+def _power(f: sp.Expr, style: Style) -> str:
+    """A symbol, a number, or (in LaTeX) a power of a symbol as ``t_{1}^{3}``, never ``t1**3``."""
+    if f.is_Symbol:
+        return style.name(str(f))
+    if style is not TEXT and f.is_Pow and f.base.is_Symbol and f.exp.is_Number:
+        return f"{style.name(str(f.base))}^{{{f.exp}}}"
+    return str(f)
 
 
 def _term(t: sp.Expr, order: list, style: Style) -> str:
@@ -139,18 +152,27 @@ def term_text(t: Term, order: list, layouts: dict, style: Style = TEXT) -> str:
     """``coeff · Σ_{bound} f₁ · f₂ · …``."""
     order = order + [i.var for i in t.bound]
     body = style.sep.join(factor_text(f, order, layouts, style) for f in t.factors) or "1"
-    if t.coeff != 1:
+    coeff_value, sign = t.coeff, ""
+    if style is not TEXT and sp.sympify(coeff_value).could_extract_minus_sign():
+        coeff_value, sign = -coeff_value, "-"        # -t_{1}, never -1 t_{1}
+    if coeff_value != 1 and style is not TEXT:
+        body = f"{_product(coeff_value, style)}{style.times}{body}"
+    elif t.coeff != 1 and style is TEXT:
         coeff = _product(t.coeff, style)
         body = f"({coeff}){style.times}{body}" if style is TEXT and "/" in coeff else f"{coeff}{style.times}{body}"
     if t.bound:
         body = style.sum.format(vars=", ".join(style.name(str(i.var)) for i in t.bound)) + body
-    return body
+    return sign + body
 
 
 def sum_text(expr: IndexSum, layouts: dict | None = None, style: Style = TEXT) -> str:
     """The right-hand side: terms joined by ``+``."""
     order = [i.var for i in expr.free]
-    return " + ".join(term_text(t, order, layouts or {}, style) for t in expr.terms) or "0"
+    terms = [term_text(t, order, layouts or {}, style) for t in expr.terms]
+    if style is TEXT:
+        return " + ".join(terms) or "0"
+    return "".join((f" - {t[1:]}" if t.startswith("-") else f" + {t}") if k else t
+                   for k, t in enumerate(terms)) or "0"
 
 
 def _factor_sympy(f: Factor, layouts: dict) -> sp.Expr:

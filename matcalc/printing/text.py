@@ -242,32 +242,9 @@ def to_text(root: Node) -> str:
 
 def to_text_shared(root: Node, min_size: int = 4) -> str:
     """Like :func:`to_text`, but a large result whose subexpressions repeat prints them once, as
-    definitions ``t1 = …`` on lines before it (matrixcalculus.org's "where"); it still parses."""
-    from itertools import count
+    definitions ``t1 = …`` on lines before it (matrixcalculus.org's "where"); it still parses.
+    Which subexpressions are named is decided by :func:`matcalc.printing.share.share`."""
+    from matcalc.printing.share import share
 
-    from matcalc.ir.nodes import postorder, variables
-
-    order = list(postorder(root))
-    sizes: dict[int, int] = {}
-    parents: dict[int, int] = {}
-    for node in order:
-        sizes[id(node)] = 1 + sum(sizes[id(c)] for c in node.children())
-        for c in node.children():
-            parents[id(c)] = parents.get(id(c), 0) + 1
-    shared = {id(n) for n in order if n is not root and n.children() and parents.get(id(n), 0) > 1
-              and sizes[id(n)] >= min_size}
-    if not shared or sizes[id(root)] <= 2 * len(order):
-        return to_text(root)
-    taken = set(variables(root))
-    names = (f"t{i}" for i in count(1) if f"t{i}" not in taken)
-    rendered: dict[int, tuple] = {}
-    lines = []
-    visit = _rule(open_constants(root, frozenset(shared)))
-    for node in order:
-        own = visit(node, tuple(rendered[id(c)] for c in node.children()))
-        if id(node) in shared:
-            name = next(names)
-            lines.append(f"{name} = {own[0]}")
-            own = (name, ATOM)
-        rendered[id(node)] = own
-    return "\n".join(lines + [rendered[id(root)][0]])
+    bindings, body = share(root, min_size)
+    return "\n".join([f"{name} = {to_text(node)}" for name, node in bindings] + [to_text(body)])
