@@ -6,10 +6,10 @@ rule, order, before, after); nothing here computes mathematics.  With verdicts f
 """
 from __future__ import annotations
 
-from itertools import count
 from typing import Optional
 
-from matcalc.ir.nodes import Node, Var
+from matcalc.ir.nodes import Node
+from matcalc.printing.share import share_all
 from matcalc.printing.text import to_text
 
 #: Above this many printed nodes in all, repeated subexpressions are named once (t1 = …).
@@ -36,102 +36,11 @@ def differential_name(step, x: str) -> str:
 
 
 def _text(node, names: Optional[dict] = None) -> str:
+    """A step's expression as text; ``names`` maps a printed root (by identity) to its form in
+    terms of the shared names t1, t2, … (from :func:`matcalc.printing.share.share_all`)."""
     if isinstance(node, Node):
-        return to_text(_named(node, names) if names else node)
+        return to_text(names.get(id(node), node) if names else node)
     return str(node)
-
-
-def _named(root: Node, names: dict, define: bool = False) -> Node:
-    """``root`` with each named subexpression replaced by a variable of that name (all but the
-    root itself when ``define``); the traversal stops at named nodes, so the cost is the size of
-    what is printed."""
-    if not define and id(root) in names:
-        return names[id(root)]
-    done: dict[int, Node] = {}
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if id(node) in done:
-            continue
-        if node is not root and id(node) in names:
-            done[id(node)] = names[id(node)]
-            continue
-        kids = node.children()
-        if not kids:
-            done[id(node)] = node
-        elif expanded:
-            new = tuple(done[id(k)] for k in kids)
-            done[id(node)] = node if all(a is b for a, b in zip(new, kids)) else _rebuild(node, new)
-        else:
-            stack.append((node, True))
-            stack.extend((k, False) for k in kids if id(k) not in done)
-    return done[id(root)]
-
-
-def _rebuild(node, kids):
-    from matcalc.ir.nodes import Op
-    return Op(node.op, kids, node.shape)
-
-
-class Names(dict):
-    """Shared subexpressions by name: ``id(node) → Var`` for every node (of any identity) equal to
-    a named one, and ``definitions``, the (name, node) pairs in an order where each definition
-    only uses names defined before it."""
-
-    def __init__(self):
-        super().__init__()
-        self.definitions: list = []
-
-
-def shared_names(roots: list, min_size: int = 8) -> Names:
-    """Names t1, t2, … for the subexpressions that occur under more than one parent among
-    ``roots`` (or as a root and inside another), are at least ``min_size`` nodes large, when the
-    unshared text would exceed :data:`UNSHARED_BUDGET` nodes; empty when it is small enough to
-    print as it is.  Equal subexpressions are merged by hash-consing (each node keyed by its own
-    data and its children's representatives), so the cost is one visit per distinct node."""
-    rep: dict[int, Node] = {}          # id(node) -> the representative of its class
-    table: dict = {}
-    sizes: dict[int, int] = {}         # by representative id
-    parents: dict[int, int] = {}
-    order: list = []
-    taken: set = set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if id(node) in rep:
-                continue
-            kids = node.children()
-            if not expanded:
-                stack.append((node, True))
-                stack.extend((k, False) for k in kids if id(k) not in rep)
-                continue
-            key = (type(node), node._key(), tuple(id(rep[id(k)]) for k in kids))
-            r = table.setdefault(key, node)
-            rep[id(node)] = r
-            if r is node:
-                sizes[id(r)] = 1 + sum(sizes[id(rep[id(k)])] for k in kids)
-                order.append(r)
-                for k in kids:
-                    parents[id(rep[id(k)])] = parents.get(id(rep[id(k)]), 0) + 1
-                if isinstance(node, Var):
-                    taken.add(node.name)
-        r = rep[id(root)]
-        parents[id(r)] = parents.get(id(r), 0) + 1
-    names = Names()
-    if sum(sizes[id(rep[id(r)])] for r in roots) <= UNSHARED_BUDGET:
-        return names
-    fresh = (f"t{i}" for i in count(1) if f"t{i}" not in taken)
-    chosen: dict[int, Var] = {}
-    for r in order:  # a postorder: definitions come before their uses
-        if sizes[id(r)] >= min_size and parents.get(id(r), 0) > 1 and r.children():
-            kind = "scalar" if r.shape == (1, 1) else "vector" if r.shape[1] == 1 else "matrix"
-            chosen[id(r)] = Var(next(fresh), r.shape, kind)
-            names.definitions.append((chosen[id(r)], r))
-    for i, r in rep.items():
-        if id(r) in chosen:
-            names[i] = chosen[id(r)]
-    return names
 
 
 def step_line(step, x: str, names: Optional[dict] = None) -> str:
@@ -173,8 +82,11 @@ def derivation_text(d, verdicts: Optional[list] = None, full: bool = True) -> st
     lines and the rewrites of subterms, keeping what a student reads first."""
     x = d.wrt.name
     shown = [(i, s) for i, s in enumerate(d.steps) if full or not _detail(s)]
-    names = shared_names([n for _, s in shown for n in (s.before, s.after, s.whole) if isinstance(n, Node)])
-    lines = [f"where {v.name} = {to_text(_named(node, names, define=True))}" for v, node in names.definitions]
+    # one sharing pass over every line: a subexpression met in several steps is printed once
+    roots = [n for _, s in shown for n in (s.before, s.after, s.whole) if isinstance(n, Node)]
+    bindings, rewritten = share_all(roots, 8, ratio=0, budget=UNSHARED_BUDGET, merge_equal=True)
+    names = {id(r): w for r, w in zip(roots, rewritten)} if bindings else {}
+    lines = [f"where {name} = {to_text(node)}" for name, node in bindings]
     for i, step in shown:
         line = step_line(step, x, names)
         if verdicts is not None:

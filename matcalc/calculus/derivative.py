@@ -234,11 +234,16 @@ def _form_of(fn_shape, x: Var) -> str:
     return "jacobian" if is_vector(fn_shape) and is_vector(x.shape) else "vec"
 
 
+#: Node visits spent replaying rewrites into the whole expression (``Step.whole``, for reading the
+#: derivation line by line); past it a rewrite is recorded with its own before and after only.
+REPLAY_BUDGET = 50_000
+
+
 def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: Node, **extra) -> None:
     """The simplification rules that fired, as equality steps; each also carries the whole
     expression after it, where the rewritten part can be found in it (within a size budget)."""
     whole = root
-    budget = 400_000 // max(1, dag_size(root))
+    budget = REPLAY_BUDGET // max(1, dag_size(root))
     for n, (fn, before, after) in enumerate(trace):
         rule = rule_of(fn) if callable(fn) else named(fn, fn)
         shown = None
