@@ -52,7 +52,7 @@ class Expr:
         return evaluate(self.node, values)
 
     def latex(self) -> str:
-        return to_latex(self.node)
+        return to_latex(self.node, shared=True)
 
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
