@@ -141,12 +141,13 @@ def format_step(step: Step) -> str:
 # ------------------------------------------------------------------------------ entry points
 
 def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Node, Var]:
+    program = None
     if isinstance(f, Expr):
         node = f.node
     elif isinstance(f, Node):
         node = f
     elif isinstance(f, str):
-        node, _ = parse_node(f, decls)
+        node, program = parse_node(f, decls)
     else:
         raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
     if isinstance(wrt, Var):
@@ -158,10 +159,13 @@ def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> t
         declared = None
         if isinstance(decls, Mapping) and wrt in decls:
             declared = parse_type(decls[wrt]) if isinstance(decls[wrt], str) else decls[wrt]
+        elif program is not None:  # declared in decls text or in f's own text ("z: vector(k); ...")
+            declared = program.declarations.get(wrt)
         if declared is None:
             names = ", ".join(variables(node)) or "none"
             raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
-                               "declare it to get a zero derivative")
+                               f"declare it (e.g. decls={{{wrt!r}: 'vector(k)'}}, or --decl '{wrt}: vector(k)') "
+                               "to get a zero derivative of its shape")
         found = Var(wrt, declared.shape(), declared.kind)
     return node, found
 
