@@ -81,6 +81,41 @@ class _Once(argparse.Action):
 
 # ------------------------------------------------------------------------------ JSON schema
 
+_DIM = {"type": ["integer", "string"]}
+JSON_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "matcalc --format json",
+    "oneOf": [
+        {"type": "object", "required": ["ok", "result", "latex", "shape", "variables", "steps", "check", "notes"],
+         "properties": {
+             "ok": {"const": True},
+             "result": {},
+             "latex": {"type": ["string", "null"]},
+             "shape": {"oneOf": [{"type": "null"}, {"type": "array", "items": _DIM}]},
+             "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+             "steps": {"type": "array", "items": {"type": "string"}},
+             "check": {"oneOf": [{"type": "null"}, {
+                 "type": "object", "required": ["ok", "error", "reason", "tolerance", "points"],
+                 "properties": {"ok": {"type": "boolean"}, "error": {"type": ["number", "null"]},
+                                "reason": {"type": "string"}, "tolerance": {"type": "number"},
+                                "points": {"type": "integer"}, "sizes": {"type": "object"},
+                                "rejected": {"type": "array", "items": {"type": "string"}}}}]},
+             "notes": {"type": "array", "items": {"type": "string"}}}},
+        {"type": "object", "required": ["ok", "error"], "additionalProperties": False,
+         "properties": {
+             "ok": {"const": False},
+             "error": {"type": "object", "required": ["type", "message", "line", "column", "span"],
+                       "properties": {"type": {"type": "string"}, "message": {"type": "string"},
+                                      "line": {"type": ["integer", "null"]},
+                                      "column": {"type": ["integer", "null"]},
+                                      "span": {"oneOf": [{"type": "null"},
+                                                         {"type": "array", "items": {"type": "integer"},
+                                                          "minItems": 2, "maxItems": 2}]},
+                                      "caret": {"type": ["string", "null"]}}}}},
+    ],
+}
+
+
 def success(result, latex=None, shape=None, variables=None, steps=(), check=None, notes=(), **extra) -> dict:
     """The JSON of a successful run: the seven keys every subcommand has, then its own extras."""
     return {"ok": True, "result": result, "latex": latex, "shape": shape, "variables": dict(variables or {}),
@@ -505,7 +540,7 @@ def protect_leading_minus(parser: argparse.ArgumentParser, argv: list[str]) -> l
         if action is not None:
             i += 1 if (action.nargs == 0 or "=" in token) else 2
             continue
-        if token.startswith("-") and token != "-" and _looks_like_expression(token):
+        if token.startswith("-") and not token.startswith("--") and token != "-" and _looks_like_expression(token):
             return argv[:i] + argv[i + 1:] + ["--", token]
         i += 1
     return argv
