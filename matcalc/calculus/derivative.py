@@ -22,7 +22,7 @@ from matcalc.numeric.evaluate import dim_value, bind, evaluate_node, to_user
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
 from matcalc.ir.nodes import Const, Node, Num, Var, postorder, variables
-from matcalc.front.parser import Decls, parse_node, parse_type
+from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
 from matcalc.ir.shapes import is_scalar, is_vector, make
@@ -161,6 +161,8 @@ def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> t
             declared = parse_type(decls[wrt]) if isinstance(decls[wrt], str) else decls[wrt]
         elif program is not None:  # declared in decls text or in f's own text ("z: vector(k); ...")
             declared = program.declarations.get(wrt)
+        elif isinstance(decls, str):
+            declared = parse_program(decls).declarations.get(wrt)
         if declared is None:
             names = ", ".join(variables(node)) or "none"
             raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
