@@ -88,6 +88,7 @@ class Step:
     - ``"identify"``: ``after`` is the derivative whose contraction with the direction gives the
       differential ``before`` (``form``: gradient, derivative, jacobian, hessian or vec);
     - ``"index"``: ``after`` (an index form) has the entries of the multilinear form ``before``.
+    - ``"sum"``: index sums ``before`` and ``after`` have the same value (the conv module's steps).
     """
 
     stage: str
@@ -101,6 +102,7 @@ class Step:
     direction: Any = None
     form: str = ""
     directions: tuple = ()
+    detail: Any = None   # what a rule decided, as data (a delta summed out: which, over what, the solution, …)
 
     def __post_init__(self):
         if self.stage not in STAGES:

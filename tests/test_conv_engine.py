@@ -1,6 +1,8 @@
 """The index-sum engine on its own: matrix products, deltas with strides, evaluator safety, printing."""
 import numpy as np
 import pytest
+
+from matcalc.indexsum.derive import step_text
 import sympy as sp
 
 from matcalc.conv import (Delta, Divides, Index, IndexSum, InRange, Ref, Term, conv_gradients, derive_gradient,
@@ -39,11 +41,13 @@ def test_matmul_gradient_wrt_B_is_A_transposed_times_delta():
 
 def test_matmul_steps_are_reported():
     d = derive_gradient(matmul(), "A", (Index(i, M), Index(k, K)))
-    names = [name for name, _ in d.steps]
+    names = [step_text(s) for s in d.steps]
     assert names[0].startswith("contract with the cotangent")
     assert any(n.startswith("differentiate w.r.t. A") for n in names)
     assert any("sum out" in n for n in names)
-    assert d.steps[-1][1] == d.expr
+    assert d.steps[-1].after == d.expr
+    assert {s.stage for s in d.steps} == {"delta"}
+    assert all(a.after == b.before for a, b in zip(d.steps, d.steps[1:]))  # each step starts where the last ended
 
 
 def test_triple_product_middle_factor():
@@ -76,7 +80,7 @@ def test_strided_delta_keeps_divisibility_and_range():
     (term,) = d.expr.terms
     assert Divides(2, h - i) in term.factors
     assert any(isinstance(f, InRange) and f.hi == X for f in term.factors)
-    assert "sum out [h = 2·x + i] over x: x = (h − i)/2, needs 2 | h − i and 0 ≤ x < X" in d.steps[-1][0]
+    assert "sum out [h = 2·x + i] over x: x = (h − i)/2, needs 2 | h − i and 0 ≤ x < X" in step_text(d.steps[-1])
 
 
 def test_evaluator_refuses_reads_no_indicator_excludes():
@@ -150,7 +154,9 @@ def test_textbook_case_needs_no_indicator_but_the_range():
 
 def test_grad_input_steps_name_the_solved_delta():
     g = conv_gradients(ndim=1, stride=2, padding=1)
-    names = [name for name, _ in g.grad_input.steps]
+    names = [step_text(s) for s in g.grad_input.steps]
+    summed = [s.detail[1] for s in g.grad_input.steps if s.rule.name == "sum_out_delta"]
+    assert summed and str(summed[-1].index.var) == "x"  # the solved index, as data
     assert any(n.startswith("differentiate w.r.t. V") and "Kronecker" in n for n in names)
     assert ("sum out [h = s·x + d·i − p] over x: x = (h + p − d·i)/s, needs s | h + p − d·i and 0 ≤ x < H_out; "
             "now always true: [0 ≤ h < H]") in names

@@ -26,17 +26,21 @@ def test_seed_example(wrt, expected):
 
 def test_seed_steps_read_like_the_notes():
     d = matcalc.diff(J, "X", SEED)
-    kinds = [s.kind for s in d.steps]
-    assert kinds[0] == "function" and "differential" in kinds
+    stages = [s.stage for s in d.steps]
+    assert stages[0] == "function" and "differential" in stages
+    assert stages.index("collect") < stages.index("identify") < stages.index("result") < stages.index("restate")
     lines = d.explain().splitlines()
     assert lines[0] == "f = norm2(X*ω - y)^2"
-    assert "df = 2*((X*ω - y)'*dX*ω)    [differential rules]" in lines
-    assert "df = tr(2*ω*(X*ω - y)'*dX)    [trace cyclicity and transposition]" in lines
-    assert lines[-1] == "∂f/∂X = 2*(X*ω - y)*ω'    [simplification]"
-    simplified = [s.rule for s in d.steps if s.kind == "simplified"]
+    assert "df = 2*((X*ω - y)'*dX*ω)    [collected by the rules above]" in lines
+    # the restatement comes after the result and says what it is
+    assert lines[-1] == "so df = tr(2*ω*(X*ω - y)'*dX)    [df written with the result]"
+    assert lines[-2] == "∂f/∂X = 2*(X*ω - y)*ω'"
+    simplified = [s.rule.name for s in d.steps if s.stage == "simplify"]
     assert "coefficient_first" in simplified  # each simplification is recorded by name
-    rules = {s.rule for s in d.steps if s.kind == "differential"}
+    rules = {s.rule.name for s in d.steps if s.stage == "differential"}
     assert {"d_mul", "d_sub", "d_norm2_squared"} <= rules
+    adjoint = {s.rule.name for s in d.steps if s.stage == "identify" and s.check == "equal"}
+    assert "adjoint_mul" in adjoint  # the trace-cyclicity sweep, rule by rule
 
 
 def test_steps_are_numerically_true():
@@ -48,12 +52,12 @@ def test_steps_are_numerically_true():
     vals = random_values(d.f.node, rng)
     dw = rng.normal(size=vals["w"].shape)
     for step in d.steps:
-        if step.kind != "differential":
+        if step.stage != "differential":
             continue
         h = 1e-6
         plus, minus = dict(vals, w=vals["w"] + h * dw), dict(vals, w=vals["w"] - h * dw)
-        numeric = (np.asarray(evaluate(step.subject, plus)) - np.asarray(evaluate(step.subject, minus))) / (2 * h)
-        symbolic = evaluate(step.result, dict(vals, dw=dw))
+        numeric = (np.asarray(evaluate(step.before, plus)) - np.asarray(evaluate(step.before, minus))) / (2 * h)
+        symbolic = evaluate(step.after, dict(vals, dw=dw))
         np.testing.assert_allclose(symbolic, numeric, rtol=1e-5, atol=1e-7)
 
 

@@ -1,7 +1,10 @@
-"""The differentiation pass: differential → collected df → canonical form → identification → simplify.
+"""The differentiation pass: differential → collected df → identification → simplify → result.
 
 ``diff`` returns a :class:`Derivative` holding the result, the layout, and the steps it really
-performed.  The result is a gradient, Jacobian or Hessian in matrix form where one exists; for
+performed, as a :class:`~matcalc.derivation.Derivation`: every differential rule, every
+simplification rule that collected df, every adjoint (or vec) rule of the identification sweep,
+the identification itself, every rule that simplified the result, and last, stated as such, df
+rewritten with the result (tr(GᵀdX), J·dx, …).  No step is rebuilt from the answer.  The result is a gradient, Jacobian or Hessian in matrix form where one exists; for
 matrix-valued functions and Hessians in a matrix variable, the vec (Kronecker) form J with
 vec(dF) = J·vec(dX); otherwise (third and higher orders, or a differential that would need the
 commutation matrix) the multilinear form dᵏf(dX₁, …, dXₖ), evaluated entry by entry at unit
@@ -9,19 +12,20 @@ directions: the index form D[i…, j…] = dᵏf(E_j₁, …).
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from matcalc.ir.build import T, eye, times
-from matcalc.calculus.differential import Step, differential, direction
+from matcalc.ir.build import T, eye, replace, times
+from matcalc.calculus.differential import differential, direction
+from matcalc.derivation import Derivation, Step, named, rule_of
 from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.numeric.evaluate import dim_value, bind, evaluate_node, to_user
+from matcalc.numeric.evaluate import bind, evaluate_node, to_user
+from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
-from matcalc.ir.nodes import Const, Node, Num, Var, postorder, variables
+from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
 from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
@@ -41,12 +45,17 @@ class Derivative:
     order: int
     form: str                      # gradient, jacobian, hessian, derivative, vec, index or zero
     node: Optional[Node]           # the matrix form (None for the index form)
-    steps: list = field(default_factory=list)
+    record: Optional[Derivation] = None   # the steps the engine took
     multilinear: Optional[Node] = None   # dᵏf in the directions below (index form)
     of_shape: tuple = ()                 # vec form: the shape of what was differentiated last
     directions: tuple = ()
     convention: Optional[str] = None
     index: Optional[object] = None       # index form: D[i…] = Σ … (an IndexForm), where one is printable
+
+    @property
+    def steps(self) -> list:
+        """The steps of the derivation, in the order the engine took them."""
+        return self.record.steps
 
     @property
     def expr(self) -> Optional[Expr]:
@@ -77,10 +86,10 @@ class Derivative:
         """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
-            return _evaluate_multilinear(self, values)
+            return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
         value = evaluate_node(self.node, values)
         if self.form == "vec":
-            return _unvec(value, self.of_shape, self.wrt.shape, values)
+            return unvec(value, self.of_shape, self.wrt.shape, values)
         return to_user(self.node, value)
 
     def __str__(self) -> str:
@@ -104,9 +113,16 @@ class Derivative:
     def __repr__(self) -> str:
         return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"
 
-    def explain(self) -> str:
-        """The recorded derivation, one step a line."""
-        return "\n".join(format_step(s) for s in self.steps)
+    def verify(self, values: Optional[Mapping[str, object]] = None, seed: Optional[int] = None) -> list:
+        """Check every step numerically (see :func:`matcalc.numeric.verify.verify`): one
+        :class:`~matcalc.derivation.Verdict` per step, each with ``.step``, ``.ok`` and ``.error``."""
+        from matcalc.numeric.verify import verify
+        return verify(self, values, seed)
+
+    def explain(self, verdicts: Optional[list] = None) -> str:
+        """The recorded derivation, one step a line (with each step's verification, if given)."""
+        from matcalc.present import derivation_text
+        return derivation_text(self, verdicts)
 
 
 def _with_dimensions(f: Node, values: Mapping[str, object], wrt: Optional[Var] = None) -> dict:
@@ -122,20 +138,6 @@ def _with_dimensions(f: Node, values: Mapping[str, object], wrt: Optional[Var] =
 def _index_names(f_shape, x_shape, order):
     letters = iter("ijklpqrsuvabcdefgh")
     return [next(letters) for _ in range(len(f_shape) + len(x_shape) * order)]
-
-
-def format_step(step: Step) -> str:
-    """A step as one line of text: what it says, and the rule by name."""
-    result = to_text(step.result)
-    if step.kind == "function":
-        return f"f = {result}"
-    if step.kind == "differential":
-        return f"d({to_text(step.subject)}) = {result}    [{step.rule}: {step.note}]"
-    if step.kind == "simplified":
-        return f"{to_text(step.subject)}  →  {result}    [{step.rule}]"
-    lhs = {"collected": "df", "canonical": "df", "identified": step.note, "result": step.note}.get(step.kind, step.kind)
-    tag = f"    [{step.rule}]" if step.rule else ""
-    return f"{lhs} = {result}{tag}"
 
 
 # ------------------------------------------------------------------------------ entry points
@@ -182,88 +184,130 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     if not isinstance(order, int) or order < 1:
         raise MatcalcError(f"order must be a positive integer, not {order!r}")
     node, x = _resolve(f, wrt, decls)
-    steps = [Step("function", "", None, node)]
+    record = Derivation(Expr(node), x)
+    record.add(Step("function", None, 0, None, node, check="none"))
     taken = set(variables(node)) | {x.name}
     current, form, previous = node, None, node.shape
     try:
         for k in range(1, order + 1):
             previous = current.shape
-            current, form = _first_derivative(current, x, steps, taken, k, last=k == order,
+            current, form = _first_derivative(current, x, record, taken, k, last=k == order,
                                               symmetric=k == 2 and form == "gradient")
     except NotMatrixForm as why:
-        return _index_form(node, x, order, steps, taken, str(why))
-    if order == 2 and form == "jacobian" and is_scalar(node.shape):
-        form = "hessian"
+        del record.steps[1:]
+        return _index_form(node, x, order, record, taken, str(why))
     convention = SYMMETRIC_CONVENTION if x.kind == "symmetric" else None
-    return Derivative(Expr(node), x, order, form, current, steps, convention=convention, of_shape=previous)
+    return Derivative(Expr(node), x, order, form, current, record, convention=convention, of_shape=previous)
 
 
-def _first_derivative(fn: Node, x: Var, steps: list, taken: set, k: int, last: bool = True,
+COLLECTED = named("collect", "df collected: the simplification rules applied to the sum of the parts' differentials")
+BY_SCALAR = named("identify_scalar", "a scalar variable: df = g·ds, so g is df at ds = 1")
+BY_ADJOINT = named("identify_gradient",
+                   "df = ⟨G, dX⟩ = tr(GᵀdX) identifies the gradient G (trace cyclicity, one reverse sweep)")
+BY_JACOBIAN = named("identify_jacobian",
+                    "df = J·dx identifies the Jacobian J (the sweep with one cotangent column per entry of f)")
+BY_VEC = named("identify_vec", "vec(dF) = J·vec(dX) identifies the Kronecker form J (vec(A·dX·B) = (Bᵀ ⊗ A)·vec(dX))",
+               cite="MC 520")
+SYMMETRIZED = named("symmetrize", "a symmetric variable: the symmetric-space gradient (G + Gᵀ)/2")
+RESULT = named("result", "the identified derivative, simplified")
+RESTATED = named("restate", "df written with the result")
+INDEX = named("index_form", "no matrix form: the multilinear form written entry by entry, deltas summed out")
+
+
+def _form_of(fn_shape, x: Var) -> str:
+    if is_scalar(x.shape):
+        return "derivative"
+    if is_scalar(fn_shape):
+        return "gradient"
+    return "jacobian" if is_vector(fn_shape) and is_vector(x.shape) else "vec"
+
+
+def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: Node, **extra) -> None:
+    """The simplification rules that fired, as equality steps; each also carries the whole
+    expression after it, where the rewritten part can be found in it (within a size budget)."""
+    whole = root
+    budget = 400_000 // max(1, dag_size(root))
+    for n, (fn, before, after) in enumerate(trace):
+        rule = rule_of(fn) if callable(fn) else named(fn, fn)
+        shown = None
+        if n < budget:
+            shown = replace(whole, before, after)
+            if shown is not None:
+                whole = shown
+        record.add(Step(stage, rule, k, before, after, whole=shown, **extra))
+
+
+def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, last: bool = True,
                       symmetric: bool = False) -> tuple[Node, str]:
     dx = direction(x, taken)
     dsteps: list = []
-    df = differential(fn, x, dx, dsteps)
-    if k == 1:
-        steps.extend(dsteps)
-    if df is not None:
-        df = simplify(df)
-    if df is None or is_zero(df):
-        return _zero(fn.shape, x.shape), "zero"
-    steps.append(Step("collected", "differential rules", None, df, "df"))
-    if is_scalar(x.shape):
-        return _identified(substitute(df, dx, Num(1)), steps, f"∂f/∂{x.name}", "derivative",
-                           lambda final: Step("canonical", "df = g·ds", None, times(final, dx)))
-    if is_scalar(fn.shape):
-        g = cotangent(df, dx, Num(1))
-        if g is None:
-            return _zero(fn.shape, x.shape), "zero"
-        if x.kind == "symmetric":
-            g = make("div", make("add", g, T(g)), Num(2))
-        return _identified(g, steps, f"∂f/∂{x.name}", "gradient",
-                           lambda final: Step("canonical", "trace cyclicity and transposition", None,
-                                              _trace_form(final, dx)))
-    if is_vector(fn.shape) and is_vector(x.shape):
-        jt = cotangent(df, dx, eye(fn.shape[0]), batched=True)
-        if jt is None:
-            return _zero(fn.shape, x.shape), "zero"
+    raw = differential(fn, x, dx, dsteps, order=k)
+    record.extend(dsteps)
+    if raw is None:
+        return _zero_result(record, fn.shape, x, k), "zero"
+    trace: list = []
+    df = simplify(raw, trace)
+    _record_rewrites(record, trace, "collect", k, raw, direction=dx)
+    record.add(Step("collect", COLLECTED, k, raw, df, direction=dx))
+    if is_zero(df):
+        return _zero_result(record, fn.shape, x, k), "zero"
+    form = _form_of(fn.shape, x)
+    sweep: list = []
+    if form == "derivative":
+        raw_g, rule = substitute(df, dx, Num(1)), BY_SCALAR
+    elif form == "gradient":
+        raw_g, rule = cotangent(df, dx, Num(1), steps=sweep, order=k), BY_ADJOINT
+    elif form == "jacobian":
+        jt = cotangent(df, dx, eye(fn.shape[0]), batched=True, steps=sweep, order=k)
         # the Jacobian of a gradient is a Hessian, symmetric: Jᵀ is J, no transpose needed
-        return _identified(jt if symmetric else T(jt), steps, f"∂f/∂{x.name}", "jacobian",
-                           lambda final: Step("canonical", "df = J·dx", None, times(final, dx)))
-    if not last or k > 2:
-        raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
-                            "differentiated again")
-    return _identified(vec_jacobian(df, dx), steps, f"∂vec(f)/∂vec({x.name})", "vec",
-                       lambda final: Step("canonical", "vec and Kronecker products: vec(AdXB) = (Bᵀ ⊗ A)vec(dX)",
-                                          None, times(final, make("vec", dx))))
+        raw_g, rule = (None if jt is None else jt if symmetric else T(jt)), BY_JACOBIAN
+        if symmetric:
+            form = "hessian"
+    else:
+        if not last or k > 2:
+            raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
+                                "differentiated again")
+        raw_g, rule = vec_jacobian(df, dx, steps=sweep, order=k), BY_VEC
+    if raw_g is None:
+        return _zero_result(record, fn.shape, x, k), "zero"
+    record.extend(sweep)
+    record.add(Step("identify", rule, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
+    if form == "gradient" and x.kind == "symmetric":
+        raw_g = make("div", make("add", raw_g, T(raw_g)), Num(2))
+        record.add(Step("identify", SYMMETRIZED, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
+    trace = []
+    final = simplify(raw_g, trace)
+    _record_rewrites(record, trace, "simplify", k, raw_g)
+    if is_zero(final):
+        form = "zero"
+    record.add(Step("result", RESULT, k, raw_g, final, wrt=x, form=form))
+    if form != "zero":
+        stated = make("vec", df) if form == "vec" else df
+        record.add(Step("restate", RESTATED, k, stated, _restated(final, dx, form), wrt=x, direction=dx, form=form))
+    return final, form
+
+
+def _restated(g: Node, dx: Var, form: str) -> Node:
+    """df written with the result: g·ds, gᵀdx or tr(GᵀdX), J·dx, or J·vec(dX) (a restatement,
+    recorded after the result, never a step towards it)."""
+    if form == "gradient":
+        gt = simplify(T(g))
+        return times(gt, dx) if is_vector(dx.shape) else make("tr", times(gt, dx))
+    if form == "vec":
+        return times(g, make("vec", dx))
+    return times(g, dx)
+
+
+def _zero_result(record: Derivation, f_shape, x: Var, k: int) -> Node:
+    zero = _zero(f_shape, x.shape)
+    record.add(Step("result", RESULT, k, None, zero, check="none", wrt=x, form="zero"))
+    return zero
 
 
 def _kind(shape) -> str:
     if is_scalar(shape):
         return "scalar"
     return "vector" if is_vector(shape) else ("row vector" if shape[0] == 1 else "matrix")
-
-
-def _trace_form(g: Node, dx: Var) -> Node:
-    """⟨G, dX⟩ written as textbooks do: gᵀdx for vectors, tr(GᵀdX) for matrices."""
-    if is_vector(dx.shape):
-        return times(simplify(T(g)), dx)
-    return make("tr", times(simplify(T(g)), dx))
-
-
-def _identified(raw: Node, steps: list, name: str, form: str, canonical) -> tuple[Node, str]:
-    """Simplify the identified derivative, recording: the canonical form of df (with the final
-    result in it), the identification, and each simplification rule that fired, by name."""
-    trace: list = []
-    final = simplify(raw, trace)
-    if is_zero(final):
-        form = "zero"
-    steps.append(canonical(final))
-    steps.append(Step("identified", "identification", None, raw if trace else final, name))
-    if trace:
-        for rule, before, after in trace:
-            steps.append(Step("simplified", rule, before, after))
-        steps.append(Step("result", "simplification", None, final, name))
-    return final, form
 
 
 def _zero(f_shape, x_shape) -> Node:
@@ -279,61 +323,35 @@ def _zero(f_shape, x_shape) -> Node:
     return Num(0) if is_scalar(shape) else Const("fill", tuple(shape), 0)
 
 
-def _index_form(node: Node, x: Var, order: int, steps: list, taken: set, why: str) -> Derivative:
-    dirs = []
-    current = node
+def _index_form(node: Node, x: Var, order: int, record: Derivation, taken: set, why: str) -> Derivative:
+    dirs: list = []
+    current: Optional[Node] = node
     for k in range(1, order + 1):
         dx = direction(x, taken | {d.name for d in dirs}, k)
-        d = differential(current, x, dx)
+        dsteps: list = []
+        d = differential(current, x, dx, dsteps, order=k)
+        record.extend(dsteps)
         dirs.append(dx)
-        current = simplify(d) if d is not None else None
-        if current is None:
+        if d is None:
+            current = None
             break
-    steps.append(Step("identified", "index form", None, current if current is not None else Num(0),
-                      f"d^{order}f ({why}; entries come from unit directions)"))
+        trace: list = []
+        current = simplify(d, trace)
+        _record_rewrites(record, trace, "collect", k, d, direction=dx)
+        record.add(Step("collect", COLLECTED, k, d, current, direction=dx, directions=tuple(dirs)))
     multilinear = current if current is not None else Num(0)
     from matcalc.calculus.index_form import index_form  # loads SymPy: only when an index form is needed
     try:
         index = index_form(multilinear, tuple(dirs), node.shape, x.shape)
     except UnsupportedError:
         index = None
-    return Derivative(Expr(node), x, order, "index", None, steps, multilinear=multilinear, directions=tuple(dirs),
+    if index is not None:
+        # a zero multilinear form still has f's shape: the step keeps it, for the check
+        stated = multilinear if current is not None or is_scalar(node.shape) else Const("fill", node.shape, 0)
+        record.add(Step("index", INDEX, order, stated, index, check="index", wrt=x, directions=tuple(dirs),
+                        form=why))
+    return Derivative(Expr(node), x, order, "index", None, record, multilinear=multilinear, directions=tuple(dirs),
                       convention=SYMMETRIC_CONVENTION if x.kind == "symmetric" else None, index=index)
-
-
-def _evaluate_multilinear(d: Derivative, values: Mapping[str, object]):
-    """D[f…, x…] = dᵏf(E₁, …, Eₖ) over all unit directions E (``values`` carry the dimension sizes)."""
-    from matcalc.numeric.check import unit_directions
-    x_user = np.asarray(values[d.wrt.name], dtype=float)
-    f_sizes = tuple(dim_value(s, values, "f") for s in d.f.node.shape)
-    out = np.zeros(_user_sizes(d.f.node.shape, f_sizes) + x_user.shape * d.order)
-    if is_zero(d.multilinear):
-        return out if out.shape else 0.0
-    units = list(unit_directions(x_user.shape, d.wrt.kind == "symmetric"))
-    for combo in itertools.product(units, repeat=d.order):
-        vals = dict(values)
-        for dv, (_, e) in zip(d.directions, combo):
-            vals[dv.name] = e if e.ndim else float(e)
-        index = tuple(i for idx, _ in combo for i in idx)
-        out[(Ellipsis,) + index] = to_user(d.multilinear, evaluate_node(d.multilinear, vals))
-    return out if out.shape else float(out)
-
-
-def _unvec(m: np.ndarray, f_shape: tuple, x_shape: tuple, dims: Mapping) -> np.ndarray:
-    """J with vec(dF) = J·vec(dX), as the array D[f…, x…] = ∂F[f…]/∂X[x…] (vec stacks columns)."""
-    q, s = dim_value(f_shape[1], dims, "f"), dim_value(x_shape[1], dims, "x")
-    p, r = m.shape[0] // q, m.shape[1] // s
-    full = m.reshape(q, p, s, r).transpose(1, 0, 3, 2)
-    return full.reshape(_user_sizes(f_shape, (p, q)) + _user_sizes(x_shape, (r, s)))
-
-
-def _user_sizes(shape: tuple, sizes: tuple) -> tuple:
-    """The NumPy sizes of a (rows, cols) shape in the user's layout."""
-    if shape[0] == 1 and shape[1] == 1:
-        return ()
-    if shape[1] == 1:
-        return (sizes[0],)
-    return sizes
 
 
 def gradient(f, wrt, decls: Decls = None) -> Derivative:

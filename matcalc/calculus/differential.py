@@ -7,36 +7,19 @@ docstrings state the identity; "MC (n)" cites equation n of the Matrix Cookbook 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from matcalc.errors import UnsupportedError
 from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
 from matcalc.ir.nodes import ALL_OPS, Node, Var, op_of, postorder
 from matcalc.ir.shapes import is_scalar, is_vector
+from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 DIFF_RULES: dict[str, Callable] = {}
 
 
 rule = registrar(DIFF_RULES)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One recorded step of a derivation.
-
-    ``kind`` is function, differential, collected, canonical, identified or simplified;
-    ``rule`` names the rule applied; ``subject`` is what it applied to (for a differential, the
-    node whose differential this is; for a simplification, the expression before) and
-    ``result`` what it produced; ``note`` is the rule's identity or a remark.
-    """
-
-    kind: str
-    rule: str
-    subject: Optional[Node]
-    result: Node
-    note: str = ""
 
 
 @rule("var", "num", "eye", "fill")
@@ -364,15 +347,16 @@ def direction(x: Var, taken: set[str], index: int = 0) -> Var:
     return Var(name, x.shape, x.kind)
 
 
-def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None) -> Optional[Node]:
+def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None, order: int = 1) -> Optional[Node]:
     """df in the direction dx (``None`` when f does not depend on x).
 
     A rule is only called when some argument's differential is not zero, so the rules of
     one-argument ops never see ``None``.
     Iterative, one rule per distinct node: the cost is linear in the size of f's DAG.  Rules may
     look up the differential of any node below them (``dof``), which lets ‖a‖², log(1 + exp u)
-    and log softmax(u) be differentiated as units.  When ``steps`` is a list, a :class:`Step` is
-    appended for every node whose differential is not 0.
+    and log softmax(u) be differentiated as units.  When ``steps`` is a list, a differential
+    :class:`~matcalc.derivation.Step` d(node) = … is appended for every node whose differential
+    is not 0, naming the rule that gave it.
     """
     diffs: dict[int, Optional[Node]] = {}
 
@@ -391,5 +375,6 @@ def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None) -> Opti
         fn = SELECTORS[op](node) if op in SELECTORS else DIFF_RULES[op]
         out = diffs[id(node)] = fn(node, kids, dof)
         if out is not None and steps is not None:
-            steps.append(Step("differential", fn.__name__, node, out, " ".join((fn.__doc__ or "").split())))
+            steps.append(Step("differential", rule_of(fn), order, node, out, check="differential",
+                              wrt=x, direction=dx))
     return diffs[id(f)]

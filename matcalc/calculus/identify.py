@@ -17,6 +17,7 @@ from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
 from matcalc.errors import UnsupportedError
 from matcalc.ir.nodes import Node, Num, Var, op_of, postorder
 from matcalc.ir.shapes import dim_product, is_scalar, make
+from matcalc.derivation import Step, rule_of
 from matcalc.tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
@@ -175,12 +176,23 @@ for _op in ("vec", "kron"):
     adjoint(_op)(_no_adjoint(_op))
 
 
-def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False) -> Optional[Node]:
+def pairing(c: Node, node: Node, batched: bool) -> Node:
+    """⟨C, N⟩ as an expression: tr(CᵀN) (written aᵀb for vectors); for a batch of cotangent
+    columns C, the column of pairings CᵀN (a row N is paired as Nᵀ, as the batch keeps it)."""
+    if not batched:
+        return node if isinstance(c, Num) and c.value == 1 else inner(c, node)
+    return times(T(c), T(node) if node.shape[0] == 1 and node.shape[1] != 1 else node)
+
+
+def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optional[list] = None,
+              order: int = 1) -> Optional[Node]:
     """The cotangent that reaches ``dx`` when ``seed`` is put on ``df`` (one reverse sweep).
 
     Not batched: returns G with df = ⟨G, dx⟩ for seed 1.  Batched: returns Jᵀ (seed I).
     Raises :class:`NotMatrixForm` where no matrix form exists; ``UnsupportedError`` for a
-    differential that is not linear in ``dx``.
+    differential that is not linear in ``dx``.  When ``steps`` is a list, every adjoint rule
+    applied is recorded as an equality ⟨C, node⟩ = Σ ⟨Cᵢ, childᵢ⟩ over the children that depend
+    on ``dx``: the trace-cyclicity work, step by step.
     """
     order = list(postorder(df))
     depends: dict[int, bool] = {}
@@ -208,9 +220,15 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False) -> Optional[
             raise UnsupportedError(f"{op} is not linear, yet the differential applies it to the direction "
                                    f"{dx.name}: this is a bug in a differential rule")
         dep = tuple(depends[id(k)] for k in node.children())
-        for child, d, ct in zip(node.children(), dep, fn(node, c, dep, batched)):
-            if d and ct is not None:
-                pending.setdefault(id(child), []).append(ct)
+        cts = fn(node, c, dep, batched)
+        passed = [(child, ct) for child, d, ct in zip(node.children(), dep, cts) if d and ct is not None]
+        for child, ct in passed:
+            pending.setdefault(id(child), []).append(ct)
+        if steps is not None and passed:
+            after = None
+            for child, ct in passed:
+                after = plus(after, pairing(ct, child, batched))
+            steps.append(Step("identify", rule_of(fn), order, pairing(c, node, batched), after, direction=dx))
     return result
 
 
@@ -349,8 +367,9 @@ for _op in ("diag", "kron"):
     vec_rule(_op)(_no_vec(_op))
 
 
-def vec_jacobian(df: Node, dx: Var) -> Optional[Node]:
-    """J with vec(df) = J·vec(dx), by one forward sweep of ``VEC_RULES`` (Kronecker products)."""
+def vec_jacobian(df: Node, dx: Var, steps: Optional[list] = None, order: int = 1) -> Optional[Node]:
+    """J with vec(df) = J·vec(dx), by one forward sweep of ``VEC_RULES`` (Kronecker products).
+    When ``steps`` is a list, each vec rule applied is recorded as vec(node) = M·vec(dx)."""
     values: dict[int, Optional[Node]] = {}
     for node in postorder(df):
         if isinstance(node, Var):
@@ -364,5 +383,8 @@ def vec_jacobian(df: Node, dx: Var) -> Optional[Node]:
         fn = VEC_RULES.get(op_of(node))
         if fn is None:
             raise UnsupportedError(f"{op_of(node)} is not linear, yet the differential applies it to {dx.name}")
-        values[id(node)] = fn(node, m, tuple(v is not None for v in m))
+        out = values[id(node)] = fn(node, m, tuple(v is not None for v in m))
+        if steps is not None and out is not None:
+            steps.append(Step("identify", rule_of(fn), order, make("vec", node), times(out, make("vec", dx)),
+                              direction=dx))
     return values[id(df)]

@@ -109,7 +109,8 @@ class Part:
         return self.derivation.expr
 
     @property
-    def steps(self) -> tuple[tuple[str, IndexSum], ...]:
+    def steps(self) -> tuple:
+        """The derivation's steps (:class:`~matcalc.derivation.Step` s of stage ``delta``)."""
         return self.derivation.steps
 
     def _layouts(self, params: dict | None = None) -> dict:
@@ -144,7 +145,8 @@ class Part:
     def steps_text(self) -> str:
         """The derivation, one numbered rule application per line with the expression after it."""
         layouts = self._layouts()
-        return "\n".join(f"{k}. {name}\n     {sum_text(e, layouts)}" for k, (name, e) in enumerate(self.steps, 1))
+        from matcalc.indexsum.derive import step_text
+        return "\n".join(f"{k}. {step_text(s)}\n     {sum_text(s.after, layouts)}" for k, s in enumerate(self.steps, 1))
 
     def _arrays(self, V, W, b, delta) -> dict[str, np.ndarray]:
         given = {k: v for k, v in dict(V=V, W=W, b=b, delta=delta).items() if v is not None}

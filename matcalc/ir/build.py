@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Const, Node, Num
+from matcalc.ir.nodes import Const, Node, Num, postorder
 from matcalc.ir.shapes import is_scalar, make
 
 Maybe = Optional[Node]
@@ -102,3 +102,22 @@ def broadcast(d: Maybe, shape) -> Maybe:
     if d is None or tuple(d.shape) == tuple(shape) or not is_scalar(d.shape):
         return d
     return make("mul", d, ones(shape))
+
+
+def replace(root: Node, old: Node, new: Node) -> Optional[Node]:
+    """``root`` with every subexpression equal to ``old`` replaced by ``new`` (sharing kept), or
+    ``None`` when ``old`` does not occur in it.  Iterative, one visit per distinct node."""
+    done: dict[int, Node] = {}
+    found = False
+    for node in postorder(root):
+        if hash(node) == hash(old) and node == old:
+            done[id(node)] = new
+            found = True
+            continue
+        kids = node.children()
+        if kids:
+            new_kids = tuple(done[id(k)] for k in kids)
+            done[id(node)] = node if all(a is b for a, b in zip(new_kids, kids)) else make(node.op, *new_kids)
+        else:
+            done[id(node)] = node
+    return done[id(root)] if found else None

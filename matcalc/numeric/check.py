@@ -19,6 +19,7 @@ import numpy as np
 
 from matcalc.errors import MatcalcError
 from matcalc.numeric.evaluate import NumericalWarning, evaluate
+from matcalc.numeric.layout import unit_directions
 from matcalc.ir.nodes import Node, postorder, variables
 from matcalc.ir.shapes import is_scalar
 
@@ -67,15 +68,6 @@ def random_values(root: Node, rng: np.random.Generator, positive: bool = False,
                 a = (a @ a.T / r + np.eye(r)) if r == c else np.abs(a) + 0.5
             values[name] = a
     return values
-
-
-def unit_directions(shape: tuple, symmetric: bool = False):
-    """(index, E) for every entry of an array of ``shape``, E the unit array at that index; for a
-    symmetric matrix (i, j) and (j, i) move together, E = (E_ij + E_ji)/2."""
-    for idx in np.ndindex(*shape) if shape else [()]:
-        e = np.zeros(shape)
-        e[idx] = 1.0
-        yield idx, (e + e.T) / 2 if symmetric else e
 
 
 def finite_difference(fn, x: np.ndarray, symmetric: bool = False, h: float = 1e-6) -> np.ndarray:
@@ -241,15 +233,33 @@ def _valid_points(d, rng, trials: int) -> tuple[list, list]:
 
 
 def _problem(d, vals) -> Optional[str]:
-    """Why ``vals`` is no point to check d at (None when it is fine)."""
+    """Why ``vals`` is no point to check the derivative d at (None when it is fine)."""
+    problem = _problem_at(d.f.node, vals)
+    if problem is not None:
+        return problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        try:
+            if not np.all(np.isfinite(d.evaluate(vals))):
+                return "the derivative is not finite"
+        except NumericalWarning as w:
+            return str(w)
+        except MatcalcError as e:
+            return e.message
+    return None
+
+
+def _problem_at(root: Node, vals) -> Optional[str]:
+    """Why ``root`` cannot be checked at ``vals``: it is not finite there, a matrix under inv, det,
+    logdet or a negative power is ill-conditioned, or a kink's argument is near 0 (None if fine)."""
     from matcalc.printing.text import to_text
     with warnings.catch_warnings():
         warnings.simplefilter("error", NumericalWarning)
         try:
-            v = evaluate(d.f.node, vals)
+            v = evaluate(root, vals)
             if not np.all(np.isfinite(v)):
                 return "f is not finite"
-            for node in postorder(d.f.node):
+            for node in postorder(root):
                 op = getattr(node, "op", None)
                 if op in ("inv", "det", "logdet") or (op == "pow" and not is_scalar(node.args[0].shape)):
                     a = evaluate(node.args[0], vals)
@@ -261,9 +271,6 @@ def _problem(d, vals) -> Optional[str]:
                     a = np.asarray(evaluate(node.args[0], vals))
                     if np.any(np.abs(a) < 1e-4):
                         return f"{to_text(node.args[0])} is at a kink of {op} (≈ 0)"
-            dv = d.evaluate(vals)
-            if not np.all(np.isfinite(dv)):
-                return "the derivative is not finite"
         except NumericalWarning as w:
             return str(w)
         except MatcalcError as e:
@@ -274,3 +281,15 @@ def _problem(d, vals) -> Optional[str]:
 def _bound(root: Node, vals) -> dict:
     from matcalc.numeric.evaluate import bind
     return bind(root, vals)[1]
+
+
+def finite_point(root: Node, rng, sizes: Optional[dict] = None) -> dict:
+    """Values where ``root`` is finite and its matrices well conditioned, redrawn (positive, other
+    sizes) as :func:`verdict` does; the last draw when none is."""
+    vals: dict = {}
+    for choice in ([sizes] if sizes is not None else _size_choices(root)):
+        for k in range(DRAWS):
+            vals = random_values(root, rng, positive=k % 2 == 1, sizes=choice)
+            if _problem_at(root, vals) is None:
+                return vals
+    return vals

@@ -332,7 +332,8 @@ def _verdict_json(verdict) -> dict:
          example="matcalc diff \"norm2(X*w - y)^2\" --wrt w --steps --check")
 def _diff(args) -> int:
     from matcalc.numeric.check import verdict as check_verdict
-    from matcalc.calculus.derivative import diff, format_step
+    from matcalc.calculus.derivative import diff
+    from matcalc.present import derivation_text, step_line
 
     _no_latex_extras(args)
     text, decls = _read_expr(args), _decls(args)
@@ -345,10 +346,16 @@ def _diff(args) -> int:
     if args.format == "json":
         variables = dict(d.f.variables)
         variables.setdefault(d.wrt.name, _type_text(d.wrt))
+        verdicts = d.verify(seed=0) if args.check else None
+        if verdicts is not None and not all(s.ok for s in verdicts):
+            status = EXIT_FAILED
         print_json(success(str(d), d.latex(), _shape_list(d.shape), variables,
-                           [format_step(s) for s in d.steps], _verdict_json(v) if v is not None else None, notes,
-                           f=str(d.f), wrt=d.wrt.name, order=d.order, form=d.form, layout=d.layout,
-                           convention=d.convention))
+                           [step_line(s, d.wrt.name) for s in d.steps], _verdict_json(v) if v is not None else None,
+                           notes, f=str(d.f), wrt=d.wrt.name, order=d.order, form=d.form, layout=d.layout,
+                           convention=d.convention,
+                           verification=None if verdicts is None else
+                           [{"step": i, "ok": s.ok, "error": s.error if s.error is None or np.isfinite(s.error) else None,
+                             "note": s.note} for i, s in enumerate(verdicts, 1)]))
         return status
     if args.format == "latex":
         print(d.latex())
@@ -367,9 +374,16 @@ def _diff(args) -> int:
     if v is not None:
         print(f"  {check_words(v)}")
     if args.steps:
-        print("derivation:")
-        for step in d.steps:
-            print("  " + format_step(step))
+        verdicts = d.verify(seed=0) if args.check else None
+        print("derivation:" + ("  (each step checked numerically at random points)" if verdicts else ""))
+        for line in derivation_text(d, verdicts).splitlines():
+            print("  " + line)
+        if verdicts is not None:
+            failed = [i for i, s in enumerate(verdicts, 1) if not s.ok]
+            if failed:
+                print(f"verification: FAILED at step(s) {', '.join(map(str, failed))}", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"verification: all {len(verdicts)} steps hold")
     return status
 
 
@@ -406,9 +420,8 @@ def _explain(args) -> int:
         print_json(success(r.verdict, r.latex(), _shape_list(r.truth.shape), r.truth.f.variables, derivation,
                            **data, derivation=derivation))
         return 0
-    from matcalc.calculus.derivative import format_step
-    outline = [st for st in r.truth.steps if st.kind in ("function", "collected", "canonical")] + r.truth.steps[-1:]
-    left = ["TRUE DERIVATION (matrix differentials)"] + [format_step(st) for st in outline]
+    from matcalc.present import outline
+    left = ["TRUE DERIVATION (matrix differentials)"] + outline(r.truth)
     right = ["DIMENSION-CONSISTENCY SHORTCUT"] + str(r).splitlines()[1:-1]
     width = max(len(line) for line in left) + 3
     for i in range(max(len(left), len(right))):
