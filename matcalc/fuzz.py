@@ -286,8 +286,8 @@ def _close(got, want, tol=1e-7) -> bool:
     return bool(np.all(np.abs(got - want) <= tol * np.maximum(1.0, np.abs(want))))
 
 
-def run_case(case: Case) -> list[Outcome]:
-    """Every check on one case; a non-MatcalcError exception is a crash of that check."""
+def run_case(case: Case, checks=CHECKS) -> list[Outcome]:
+    """The ``checks`` (default: all) on one case; a non-MatcalcError exception is a crash of that check."""
     import matcalc
     from matcalc.numeric.check import verdict
     from matcalc.printing.latex import to_latex
@@ -295,10 +295,13 @@ def run_case(case: Case) -> list[Outcome]:
     from matcalc.simplify.engine import simplify
 
     out: list[Outcome] = []
+    checks = set(checks) | ({"derivative"} if {"printed_derivative", "steps"} & set(checks) else set())
     rng = np.random.default_rng(case.seed)
     text = case.text()
 
     def attempt(check: str, fn: Callable[[], Optional[str]]):
+        if check not in checks:
+            return
         try:
             why = fn()
         except UnsupportedError as e:
@@ -604,15 +607,17 @@ def campaign(minutes: float, seed: Optional[int] = None, per_case: int = 60, log
     return tally
 
 
-def _signature(o: Outcome) -> str:
+def _signature(case: Case, o: Outcome) -> str:
+    """Failures alike in check, status, kind of message, kind of variable, shape and order."""
     first = o.detail.splitlines()[0] if o.detail else ""
-    return f"{o.check}/{o.status}/{first.split(':')[0]}"
+    head = first.split(":")[0] if not first.startswith("max relative error") else "numbers differ"
+    return f"{o.check}/{o.status}/{head}/{_decl_kinds().get(case.wrt)}/{case.f.shape}/{case.order}"
 
 
 def _minimise(tally: Tally, per_case: int, log) -> list[dict]:
     seen: dict = {}
     for case, o in tally.failures:
-        seen.setdefault(_signature(o), (case, o))
+        seen.setdefault(_signature(case, o), (case, o))
     found = []
     for sig, (case, o) in seen.items():
         def fails(c, check=o.check, status=o.status):

@@ -155,15 +155,20 @@ def _singular(node: Node, a: np.ndarray, cond: float) -> EvaluationError:
 
 @evaluates("inv")
 def eval_inv(node, a):
-    """The inverse; a singular matrix is an EvaluationError, an ill-conditioned one a NumericalWarning."""
-    cond = _condition(node, a)
+    """The inverse; a singular matrix is an EvaluationError, an ill-conditioned one a NumericalWarning
+    (the 1-norm condition number ‖A‖₁‖A⁻¹‖₁, from the inverse itself)."""
+    try:
+        out = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise _singular(node, a, float("inf")) from None
+    cond = float(np.abs(a).sum(axis=0).max() * np.abs(out).sum(axis=0).max())
     if not cond < SINGULAR:
         raise _singular(node, a, cond)
     if cond > ILL_CONDITIONED:
         import warnings
         warnings.warn(f"{_text(node)}: {_text(node.args[0])} is ill-conditioned (condition number {cond:.1e}); "
                       "the inverse has lost digits", NumericalWarning, stacklevel=2)
-    return np.linalg.inv(a)
+    return out
 
 
 @evaluates("det")
