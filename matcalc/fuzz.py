@@ -81,7 +81,7 @@ def exprs(shape=S, depth=3):
         kinds = ["add", "sub", "hadamard", "neg", "transpose", "scale", "smooth", "kink", "mul", "ediv", "epow"]
         if shape == S:
             kinds += ["sum", "norm1", "norm2", "tr", "inner", "pow", "div", "log", "sqrt", "det", "logdet",
-                      "logsumexp", "vecinner", "krontr", "kronsum", "kroninner", "arcsin"]
+                      "logsumexp", "vecinner", "krontr", "kronsum", "kroninner", "arcsin", "norm2", "vecinner"]
         if shape in (N, M):
             kinds += ["matvec", "softmax", "diagvec", "log", "sqrt"]
         if shape in (NN, MM):
