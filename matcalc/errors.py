@@ -49,7 +49,10 @@ class MatcalcError(Exception):
             return self.message
         return f"{self.message} (line {self.line}, column {self.column})\n{self.caret()}"
 
-    _render_traceback_ = lambda self: __import__("matcalc.reports.jupyter", fromlist=["_"]).render_traceback(self)  # noqa: E731
+    def _render_traceback_(self) -> list:
+        """IPython shows the caret message instead of a traceback."""
+        from matcalc.reports.jupyter import render_traceback
+        return render_traceback(self)
 
     def with_source(self, source: str, span: tuple[int, int] | None) -> "MatcalcError":
         """Attach a location if this error has none yet; returns self for ``raise ... from``."""

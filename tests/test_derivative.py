@@ -210,7 +210,7 @@ def test_cli_diff_text_json_latex_and_stdin():
                   "--steps", "--check")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "∂f/∂X = 2*(X*ω - y)*ω'"
-    assert "finite-difference check: max relative error" in out.stdout
+    assert "  check: OK (max relative error" in out.stdout
     assert "df = tr(2*ω*(X*ω - y)'*dX)" in out.stdout
     out = run_cli("diff", "--wrt", "W", stdin="-y'*log(softmax(W*x))\n")
     assert out.stdout.splitlines()[0] == "∂f/∂W = (sum(y)*softmax(W*x) - y)*x'"

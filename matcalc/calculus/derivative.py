@@ -26,7 +26,7 @@ from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
 from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
-from matcalc.front.parser import Decls, parse_node, parse_type
+from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
 from matcalc.ir.shapes import is_scalar, is_vector, make
@@ -116,7 +116,10 @@ class Derivative:
     def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
-    _repr_mimebundle_ = lambda self, include=None, exclude=None: __import__("matcalc.reports.jupyter", fromlist=["_"]).derivative_bundle(self)  # noqa: E731
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """What Jupyter shows: text/plain, text/latex and text/markdown (see matcalc.reports.jupyter)."""
+        from matcalc.reports.jupyter import derivative_bundle
+        return derivative_bundle(self)
 
     def __repr__(self) -> str:
         return f"<Derivative {self.form} of {self.f} w.r.t. {self.wrt.name}: {self}>"
@@ -152,22 +155,23 @@ def _index_names(f_shape, x_shape, order):
 
 def _resolve(f: Union[str, Expr, Node], wrt: Union[str, Var], decls: Decls) -> tuple[Expr, Var]:
     """The function as an :class:`Expr` (which keeps how undeclared types were inferred) and the variable."""
-    expr = _as_expr(f, decls)
-    return expr, _variable(expr.node, wrt, decls)
+    expr, program = _as_expr(f, decls)
+    return expr, _variable(expr.node, wrt, decls, program)
 
 
-def _as_expr(f, decls: Decls) -> Expr:
+def _as_expr(f, decls: Decls) -> tuple:
     if isinstance(f, Expr):
-        return f
+        return f, None
     if isinstance(f, Node):
-        return Expr(f)
+        return Expr(f), None
     if isinstance(f, str):
         node, program = parse_node(f, decls)
-        return Expr(node, program.inferred)
+        return Expr(node, program.inferred), program
     raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
 
 
-def _variable(node: Node, wrt, decls: Decls) -> Var:
+def _variable(node: Node, wrt, decls: Decls, program=None) -> Var:
+    """The variable named ``wrt``: from f, else declared (in ``decls`` or f's own text), giving a zero derivative."""
     if isinstance(wrt, Var):
         return wrt
     if not isinstance(wrt, str):
@@ -177,10 +181,15 @@ def _variable(node: Node, wrt, decls: Decls) -> Var:
         declared = None
         if isinstance(decls, Mapping) and wrt in decls:
             declared = parse_type(decls[wrt]) if isinstance(decls[wrt], str) else decls[wrt]
+        elif program is not None:  # declared in decls text or in f's own text ("z: vector(k); ...")
+            declared = program.declarations.get(wrt)
+        elif isinstance(decls, str):
+            declared = parse_program(decls).declarations.get(wrt)
         if declared is None:
             names = ", ".join(variables(node)) or "none"
             raise MatcalcError(f"{wrt!r} is not a variable of {to_text(node)} (its variables: {names}); "
-                               "declare it to get a zero derivative")
+                               f"declare it (e.g. decls={{{wrt!r}: 'vector(k)'}}, or --decl '{wrt}: vector(k)') "
+                               "to get a zero derivative of its shape")
         found = Var(wrt, declared.shape(), declared.kind)
     return found
 

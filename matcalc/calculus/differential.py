@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from matcalc.derivation import Step, identities, identity, rule_for
+from matcalc.errors import UnsupportedError
 from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
 from matcalc.ir.nodes import ELEMENTWISE, OPS, Node, Var, op_of, postorder
 from matcalc.ir.shapes import is_scalar, is_vector
@@ -118,6 +119,9 @@ def d_scalar_pow(node, d, dof):
     return _power_derivative(node, d, elementwise=False)
 
 
+MATRIX_POWER_TERMS = 64
+
+
 @identity("d(A^3) = dA*A^2 + A*dA*A + A^2*dA", "A: matrix(n,n)", "MC 37")
 def d_matrix_power(node, d, dof):
     """d(Aᵏ) = Σ_{i<k} Aⁱ·dA·A^(k−1−i) (the product rule, MC 37, k times); for k < 0, Aᵏ = (A⁻¹)^|k|
@@ -128,6 +132,9 @@ def d_matrix_power(node, d, dof):
     k = int(round(float(_integer_value(p))))
     if k == 0:
         return None
+    if abs(k) > MATRIX_POWER_TERMS:  # the product rule gives |k| terms: a budget, not a hang
+        raise UnsupportedError(f"the differential of a matrix power A^{k} is a sum of {abs(k)} terms; "
+                               f"matcalc expands at most {MATRIX_POWER_TERMS}")
     base, da = a, d[0]
     if k < 0:
         base = apply("inv", a)

@@ -2,19 +2,26 @@
 
 Every dimension gets its own size (3, 4, 2, 5, …) so that a transposition error cannot hide; values
 are drawn at random (square matrices shifted by √n·I, so inverses stay well conditioned), and
-redrawn positive (positive-definite for matrices) when the function is not finite at the first
-draw (log, sqrt, logdet of negative values).
+redrawn positive (positive-definite for matrices) where the function is not finite, a matrix under
+inv/det/logdet is ill-conditioned or an argument sits on a kink; when no draw at one choice of
+sizes works, the sizes are permuted among the dimensions (``X'*X`` is invertible only when X has
+at least as many rows as columns).  :func:`verdict` says OK or FAILED and why; :func:`check`
+returns the bare error, as it always has.
 """
 from __future__ import annotations
 
+import itertools
+import warnings
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import numpy as np
 
 from matcalc.errors import MatcalcError
-from matcalc.numeric.evaluate import evaluate
+from matcalc.numeric.evaluate import NumericalWarning, evaluate
 from matcalc.numeric.layout import unit_directions
 from matcalc.ir.nodes import Node, postorder, variables
+from matcalc.ir.shapes import is_scalar
 
 SIZES = (3, 4, 2, 5, 6, 7)
 
@@ -85,20 +92,77 @@ def relative_error(got, want) -> float:
     return float(np.max(np.abs(got - want), initial=0.0) / max(1.0, float(np.max(np.abs(want), initial=0.0))))
 
 
+TOLERANCE = 1e-6
+DRAWS = 4            # random points tried per choice of dimension sizes
+KINKS = ("abs", "relu", "sign", "step", "norm1")
+WELL_CONDITIONED = 1e8
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a finite-difference check.
+
+    ``ok`` is True when the largest relative error is within ``tolerance``; ``error`` is that
+    error (NaN when no valid point was found); ``reason`` says why in words; ``points`` is the
+    number of points compared, ``rejected`` the reasons points were redrawn, ``sizes`` the
+    dimension sizes used.
+    """
+
+    ok: bool
+    error: float
+    reason: str
+    tolerance: float = TOLERANCE
+    points: int = 0
+    sizes: dict = field(default_factory=dict)
+    rejected: tuple = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return f"check: {'OK' if self.ok else 'FAILED'} ({self.reason})"
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "error": self.error if np.isfinite(self.error) else None, "reason": self.reason,
+                "tolerance": self.tolerance, "points": self.points, "sizes": dict(self.sizes),
+                "rejected": list(self.rejected)}
+
+
 def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, seed: int = 0,
           trials: int = 2) -> float:
     """The largest relative error between ``diff(f, wrt, order=order)`` and central finite
-    differences of the order−1 derivative, over ``trials`` random points (or at ``values``)."""
+    differences of the order−1 derivative, over ``trials`` random points (or at ``values``);
+    NaN when no point was found where f is finite and its matrices well conditioned (see
+    :func:`verdict` for the reason)."""
+    return verdict(f, wrt, decls, order, values, seed, trials).error
+
+
+def verdict(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, seed: int = 0,
+            trials: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
+    """Check ``diff(f, wrt, order=order)`` against central finite differences and say so.
+
+    Random points are drawn where f is finite, every matrix under ``inv``, ``det``, ``logdet`` or
+    a negative power is well conditioned, and no argument of a kink (abs, relu, …) is near 0;
+    when a draw fails, it is redrawn (positive, then positive definite), and when all draws at
+    one choice of dimension sizes fail, the sizes are permuted (``X'*X`` needs rows ≥ columns).
+    """
     from matcalc.calculus.derivative import diff
 
     d = diff(f, wrt, decls, order)
     lower = diff(f, wrt, decls, order - 1) if order > 1 else None
     rng = np.random.default_rng(seed)
+    if values is not None:
+        points, rejected = [(dict(values), _bound_sizes(d.f.node, values))], []
+    else:
+        points, rejected = _valid_points(d, rng, trials)
+        if not points:
+            return CheckResult(False, float("nan"),
+                               f"no valid point found in {len(rejected)} random draws: {_summary(rejected)}",
+                               tolerance, 0, {}, tuple(rejected))
     worst = 0.0
-    for _ in range(trials if values is None else 1):
-        vals = dict(values) if values is not None else finite_point(d.f.node, rng)
+    for vals, sizes in points:
         if d.wrt.name not in vals:  # f does not depend on it: any value will do
-            vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **_bound(d.f.node, vals)}))
+            vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **sizes}))
         x = np.asarray(vals[d.wrt.name], dtype=float)
 
         def at(xv, vals=vals):
@@ -106,9 +170,112 @@ def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, 
             v[d.wrt.name] = xv if xv.shape else float(xv)
             return lower.evaluate(v) if lower is not None else evaluate(d.f.node, v)
 
-        numeric = finite_difference(at, x, symmetric=d.wrt.kind == "symmetric")
-        worst = max(worst, relative_error(d.evaluate(vals), numeric))
-    return worst
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumericalWarning)
+            numeric = finite_difference(at, x, symmetric=d.wrt.kind == "symmetric")
+            worst = max(worst, relative_error(d.evaluate(vals), numeric))
+    sizes = points[-1][1]
+    where = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    text = f"max relative error {worst:.1e}"
+    if worst <= tolerance:
+        return CheckResult(True, worst, text, tolerance, len(points), sizes, tuple(rejected))
+    return CheckResult(False, worst, f"{text} > tolerance {tolerance:.0e} at {len(points)} random point"
+                       f"{'s' if len(points) > 1 else ''}{' with ' + where if where else ''}",
+                       tolerance, len(points), sizes, tuple(rejected))
+
+
+def _summary(reasons: list) -> str:
+    """The first reason a draw was rejected, and how many others were (each says why in .rejected)."""
+    distinct = list(dict.fromkeys(reasons))
+    more = len(reasons) - 1
+    return distinct[0] + (f" (and {more} more draw{'s' if more > 1 else ''} rejected"
+                          f"{', the same way' if len(distinct) == 1 else ''})" if more else "")
+
+
+def _bound_sizes(root: Node, vals) -> dict:
+    try:
+        return _bound(root, vals)
+    except MatcalcError:
+        return {}
+
+
+def _size_choices(root: Node):
+    """The default dimension sizes, then the same sizes permuted among the dimensions."""
+    base = dimension_sizes(root)
+    names, sizes = list(base), list(base.values())
+    yield base
+    seen = {tuple(sizes)}
+    for perm in itertools.islice(itertools.permutations(sizes), 1, 24):
+        if perm not in seen:
+            seen.add(perm)
+            yield dict(zip(names, perm))
+
+
+def _valid_points(d, rng, trials: int) -> tuple[list, list]:
+    """Up to ``trials`` points (values, sizes) valid for d; the reasons of the rejected draws."""
+    rejected: list = []
+    for sizes in _size_choices(d.f.node):
+        points = []
+        for k in range(DRAWS + trials):
+            vals = random_values(d.f.node, rng, positive=k % 2 == 1, sizes=sizes)
+            if d.wrt.name not in vals:
+                vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **sizes}))
+            problem = _problem(d, vals)
+            if problem:
+                rejected.append(problem)
+                continue
+            points.append((vals, sizes))
+            if len(points) == trials:
+                return points, rejected
+        if points:
+            return points, rejected
+    return [], rejected
+
+
+def _problem(d, vals) -> Optional[str]:
+    """Why ``vals`` is no point to check the derivative d at (None when it is fine)."""
+    problem = _problem_at(d.f.node, vals)
+    if problem is not None:
+        return problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        try:
+            if not np.all(np.isfinite(d.evaluate(vals))):
+                return "the derivative is not finite"
+        except NumericalWarning as w:
+            return str(w)
+        except MatcalcError as e:
+            return e.message
+    return None
+
+
+def _problem_at(root: Node, vals) -> Optional[str]:
+    """Why ``root`` cannot be checked at ``vals``: it is not finite there, a matrix under inv, det,
+    logdet or a negative power is ill-conditioned, or a kink's argument is near 0 (None if fine)."""
+    from matcalc.printing.text import to_text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        try:
+            v = evaluate(root, vals)
+            if not np.all(np.isfinite(v)):
+                return "f is not finite"
+            for node in postorder(root):
+                op = getattr(node, "op", None)
+                if op in ("inv", "det", "logdet") or (op == "pow" and not is_scalar(node.args[0].shape)):
+                    a = evaluate(node.args[0], vals)
+                    cond = float(np.linalg.cond(np.atleast_2d(a)))
+                    if not cond < WELL_CONDITIONED:
+                        return (f"{to_text(node.args[0])} is singular or ill-conditioned (condition number "
+                                f"{cond:.1e}) in {to_text(node)}")
+                elif op in KINKS:
+                    a = np.asarray(evaluate(node.args[0], vals))
+                    if np.any(np.abs(a) < 1e-4):
+                        return f"{to_text(node.args[0])} is at a kink of {op} (≈ 0)"
+        except NumericalWarning as w:
+            return str(w)
+        except MatcalcError as e:
+            return e.message
+    return None
 
 
 def _bound(root: Node, vals) -> dict:
@@ -116,13 +283,13 @@ def _bound(root: Node, vals) -> dict:
     return bind(root, vals)[1]
 
 
-def finite_point(root: Node, rng) -> dict:
-    for positive in (False, True):
-        vals = random_values(root, rng, positive)
-        try:
-            v = evaluate(root, vals)
-        except MatcalcError:
-            continue
-        if np.all(np.isfinite(v)):
-            return vals
+def finite_point(root: Node, rng, sizes: Optional[dict] = None) -> dict:
+    """Values where ``root`` is finite and its matrices well conditioned, redrawn (positive, other
+    sizes) as :func:`verdict` does; the last draw when none is."""
+    vals: dict = {}
+    for choice in ([sizes] if sizes is not None else _size_choices(root)):
+        for k in range(DRAWS):
+            vals = random_values(root, rng, positive=k % 2 == 1, sizes=choice)
+            if _problem_at(root, vals) is None:
+                return vals
     return vals

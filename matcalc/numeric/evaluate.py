@@ -16,8 +16,58 @@ from matcalc.tables import registrar
 
 EVAL_RULES: dict = {}
 
+MAX_ENTRIES = 10 ** 8          # a result larger than this (800 MB of float64) is refused before allocating
+ILL_CONDITIONED = 1e10         # inv of a matrix with a larger condition number warns: digits are lost
+SINGULAR = 1e15                # ... and one beyond this is singular to working precision: an error
+
+
+class NumericalWarning(UserWarning):
+    """An IEEE result evaluation returns anyway: an overflow to ±inf, an ill-conditioned inverse."""
+
 
 evaluates = registrar(EVAL_RULES)
+
+
+def _text(node: Node) -> str:
+    from matcalc.printing.text import to_text
+    return to_text(node)
+
+
+def _where(a: np.ndarray, mask: np.ndarray) -> str:
+    """' at entry [i]' / ' at entry [i, j]' of the first True in ``mask`` ('' for a scalar)."""
+    i, j = (int(k) for k in np.argwhere(mask)[0])
+    if a.shape == (1, 1):
+        return ""
+    return f" at entry [{i}]" if a.shape[1] == 1 else f" at entry [{i}, {j}]"
+
+
+def _domain_error(node: Node, a: np.ndarray, mask: np.ndarray, needs: str) -> EvaluationError:
+    arg = _text(node.args[0])
+    value = float(a[tuple(np.argwhere(mask)[0])])
+    return EvaluationError(f"{_text(node)} is undefined: {op_of(node)} needs {needs}, but {arg} is "
+                           f"{value:.6g}{_where(a, mask)}")
+
+
+def _overflow(node: Node, out: np.ndarray, inputs=()) -> np.ndarray:
+    """Warn (IEEE ±inf is returned) when ``out`` is infinite where every input was finite."""
+    bad = ~np.isfinite(out)
+    if bad.any() and all(np.all(np.isfinite(x)) for x in inputs):
+        import warnings
+        warnings.warn(f"{_text(node)} overflows to ±inf{_where(out, bad)} (IEEE result)", NumericalWarning,
+                      stacklevel=2)
+    return out
+
+
+def _guarded(fn):
+    """The rule ``fn``, refusing to return NaN made from non-NaN inputs (inf − inf, 0·inf, …)."""
+    def rule(node, *args):
+        out = fn(node, *args)
+        if isinstance(out, np.ndarray) and np.isnan(out).any() and not any(np.isnan(a).any() for a in args):
+            raise EvaluationError(f"{_text(node)} is not a number (NaN{_where(out, np.isnan(out))}): "
+                                  "an undefined operation such as inf − inf or 0·inf")
+        return out
+    rule.__name__, rule.__doc__ = getattr(fn, "__name__", "rule"), fn.__doc__
+    return rule
 
 
 def _elementwise(fn):
@@ -39,48 +89,178 @@ def _logsumexp(a):
 
 
 for _op, _fn in {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sqrt": np.sqrt, "abs": np.abs,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+    "arctan": np.arctan, "abs": np.abs,
     "sign": np.sign, "relu": lambda a: np.maximum(a, 0.0), "sigmoid": _sigmoid,
     "softplus": lambda a: np.logaddexp(0.0, a), "step": lambda a: (a > 0).astype(float),
     "neg": np.negative, "transpose": np.transpose, "softmax": _softmax, "logsumexp": _logsumexp,
     "sum": lambda a: np.array([[a.sum()]]), "norm1": lambda a: np.array([[np.abs(a).sum()]]),
     "norm2": lambda a: np.array([[np.sqrt((a * a).sum())]]),
-    "tr": lambda a: np.array([[np.trace(a)]]), "det": lambda a: np.array([[np.linalg.det(a)]]),
-    "logdet": lambda a: np.array([[np.linalg.slogdet(a)[1]]]), "inv": np.linalg.inv,
+    "tr": lambda a: np.array([[np.trace(a)]]),
     "vec": lambda a: a.reshape(-1, 1, order="F"),
 }.items():
-    evaluates(_op)(_elementwise(_fn))
+    evaluates(_op)(_guarded(_elementwise(_fn)))
 
-evaluates("add")(lambda node, a, b: a + b)
-evaluates("sub")(lambda node, a, b: a - b)
-evaluates("hadamard")(lambda node, a, b: a * b)
-evaluates("ediv")(lambda node, a, b: a / b)
-evaluates("div")(lambda node, a, b: a / b)
-evaluates("epow")(lambda node, a, b: np.power(a, b))
-evaluates("kron")(lambda node, a, b: np.kron(a, b))
+
+@evaluates("exp")
+def eval_exp(node, a):
+    """exp; an overflow (argument above ~709) is IEEE inf, with a NumericalWarning."""
+    return _overflow(node, np.exp(a), (a,))
+
+
+@evaluates("log")
+def eval_log(node, a):
+    """log of positive values; zero or negative entries are an EvaluationError naming them."""
+    bad = a <= 0
+    if bad.any():
+        raise _domain_error(node, a, bad, "positive values")
+    return np.log(a)
+
+
+@evaluates("sqrt")
+def eval_sqrt(node, a):
+    """sqrt of non-negative values; a negative entry is an EvaluationError naming it."""
+    bad = a < 0
+    if bad.any():
+        raise _domain_error(node, a, bad, "non-negative values")
+    return np.sqrt(a)
+
+
+def _unit_interval(fn):
+    def rule(node, a):
+        bad = np.abs(a) > 1
+        if bad.any():
+            raise _domain_error(node, a, bad, "values in [-1, 1]")
+        return fn(a)
+    rule.__doc__ = f"{fn.__name__} on [-1, 1]; outside it an EvaluationError."
+    return rule
+
+
+evaluates("arcsin")(_unit_interval(np.arcsin))
+evaluates("arccos")(_unit_interval(np.arccos))
+
+
+def _condition(node: Node, a: np.ndarray) -> float:
+    try:
+        return float(np.linalg.cond(a))
+    except np.linalg.LinAlgError:
+        return float("inf")
+
+
+def _singular(node: Node, a: np.ndarray, cond: float) -> EvaluationError:
+    arg = _text(node.args[0])
+    how = "exactly singular" if not np.isfinite(cond) else f"singular to working precision (condition number {cond:.1e})"
+    return EvaluationError(f"{_text(node)} is undefined: the matrix {arg} is {how}")
+
+
+@evaluates("inv")
+def eval_inv(node, a):
+    """The inverse; a singular matrix is an EvaluationError, an ill-conditioned one a NumericalWarning
+    (the 1-norm condition number ‖A‖₁‖A⁻¹‖₁, from the inverse itself)."""
+    try:
+        out = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise _singular(node, a, float("inf")) from None
+    cond = float(np.abs(a).sum(axis=0).max() * np.abs(out).sum(axis=0).max())
+    if not cond < SINGULAR:
+        raise _singular(node, a, cond)
+    if cond > ILL_CONDITIONED:
+        import warnings
+        warnings.warn(f"{_text(node)}: {_text(node.args[0])} is ill-conditioned (condition number {cond:.1e}); "
+                      "the inverse has lost digits", NumericalWarning, stacklevel=2)
+    return out
+
+
+@evaluates("det")
+def eval_det(node, a):
+    """The determinant (0, up to rounding, for a singular matrix: the IEEE result)."""
+    return _overflow(node, np.array([[np.linalg.det(a)]]), (a,))
+
+
+@evaluates("logdet")
+def eval_logdet(node, a):
+    """log|det A|; a singular A (det 0, log −inf) is an EvaluationError."""
+    sign, value = np.linalg.slogdet(a)
+    if sign == 0 or not np.isfinite(value):
+        raise _singular(node, a, _condition(node, a))
+    return np.array([[value]])
+
+
+@evaluates("ediv", "div")
+def eval_div(node, a, b):
+    """a / b (elementwise); a zero divisor is an EvaluationError naming it."""
+    zero = b == 0
+    if zero.any():
+        raise EvaluationError(f"{_text(node)} divides by zero: {_text(node.args[1])} is 0{_where(b, zero)}")
+    return _overflow(node, a / b, (a, b))
+
+
+def _power(node, a, b):
+    """a^b elementwise over the reals: no negative base with a fractional exponent, no 0^negative."""
+    a_, b_ = np.broadcast_arrays(a, b)
+    fractional = (a_ < 0) & (b_ != np.round(b_))
+    if fractional.any():
+        raise EvaluationError(f"{_text(node)} is undefined: a negative base ({_text(node.args[0])} = "
+                              f"{float(a_[tuple(np.argwhere(fractional)[0])]):.6g}{_where(a_, fractional)}) "
+                              "to a fractional power is not real")
+    pole = (a_ == 0) & (b_ < 0)
+    if pole.any():
+        raise EvaluationError(f"{_text(node)} divides by zero: {_text(node.args[0])} is 0{_where(a_, pole)} "
+                              "and the exponent is negative")
+    return _overflow(node, np.power(a_, b_), (a, b))
+
+
+evaluates("add")(_guarded(lambda node, a, b: a + b))
+evaluates("sub")(_guarded(lambda node, a, b: a - b))
+evaluates("hadamard")(_guarded(lambda node, a, b: a * b))
+evaluates("epow")(_power)
+
+
+def _budget(node: Node, rows: int, cols: int) -> None:
+    if rows * cols > MAX_ENTRIES:
+        raise EvaluationError(f"{_text(node)} would be a dense {rows}×{cols} array ({rows * cols:.2e} entries, "
+                              f"{rows * cols * 8 / 2 ** 30:.3g} GiB); evaluation refuses results beyond "
+                              f"{MAX_ENTRIES:.0e} entries")
+
+
+@evaluates("kron")
+def eval_kron(node, a, b):
+    """The Kronecker product, refused before allocating when it would exceed MAX_ENTRIES."""
+    _budget(node, a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    return np.kron(a, b)
 
 
 @evaluates("mul")
+@_guarded
 def eval_mul(node, a, b):
     """A matrix product, or scaling when either factor is a scalar."""
     if is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape):
         return a * b
+    _budget(node, a.shape[0], b.shape[1])
     return a @ b
 
 
 @evaluates("pow")
 def eval_pow(node, a, b):
-    """Scalar power, or an integer power of a square matrix (negative: of its inverse)."""
+    """Scalar power, or an integer power of a square matrix (negative: of its inverse; by repeated
+    squaring, so X^1000000 takes 20 products)."""
     if is_scalar(node.args[0].shape):
-        return np.power(a, b)
-    return np.linalg.matrix_power(a, int(round(float(b[0, 0]))))
+        return _power(node, a, b)
+    k = int(round(float(b[0, 0])))
+    if k < 0:
+        cond = _condition(node, a)
+        if not cond < SINGULAR:
+            raise _singular(node, a, cond)
+    return _overflow(node, np.linalg.matrix_power(a, k), (a,))
 
 
 @evaluates("diag")
 def eval_diag(node, a):
     """diag of a vector is a diagonal matrix; diag of a square matrix is its diagonal."""
-    return np.diag(a[:, 0]) if a.shape[1] == 1 else np.diag(a).reshape(-1, 1)
+    if a.shape[1] == 1:
+        _budget(node, a.shape[0], a.shape[0])
+        return np.diag(a[:, 0])
+    return np.diag(a).reshape(-1, 1)
 
 
 @evaluates("var", "num", "eye", "fill")
