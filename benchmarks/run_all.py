@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = [("bench_diff.py", []), ("bench_conv.py", []), ("bench_codegen.py", [])]
+SCRIPTS = [("bench_diff.py", []), ("bench_derivation.py", []), ("bench_latex.py", []), ("bench_front.py", []),
+           ("bench_wide.py", []), ("bench_report.py", []), ("bench_repl_startup.py", []), ("bench_conv.py", []),
+           ("bench_codegen.py", [])]
 
 
 def main(argv: list[str]) -> int:
