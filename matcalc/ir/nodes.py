@@ -183,20 +183,26 @@ def op_of(node: Node) -> str:
 
 def postorder(root: Node) -> Iterator[Node]:
     """Each distinct node (by identity) once, children before parents; no recursion."""
+    return postorder_all((root,))
+
+
+def postorder_all(roots) -> Iterator[Node]:
+    """:func:`postorder` over several roots at once: each distinct node under any of them once."""
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            yield node
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for child in reversed(node.children()):
-            if id(child) not in seen:
-                stack.append((child, False))
+    for root in roots:
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                yield node
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for child in reversed(node.children()):
+                if id(child) not in seen:
+                    stack.append((child, False))
 
 
 def fold(root: Node, visit: Callable[[Node, tuple], object]) -> object:

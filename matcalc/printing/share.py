@@ -19,7 +19,7 @@ import dataclasses
 from itertools import count
 from typing import Callable, Iterable, Optional
 
-from matcalc.ir.nodes import Node, Var
+from matcalc.ir.nodes import Node, Var, postorder_all
 
 Bindings = list  # [(name, Node)]
 
@@ -39,21 +39,7 @@ def _rebuilt(node: Node, args: tuple) -> Node:
 
 def _postorder(roots) -> list:
     """Each distinct node (by identity) under ``roots`` once, children first; no recursion."""
-    seen: set[int] = set()
-    out: list = []
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                out.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(node.children()) if id(c) not in seen)
-    return out
+    return list(postorder_all(roots))
 
 
 def share(root: Node, min_size: int = 4, **options) -> tuple[Bindings, Node]:
