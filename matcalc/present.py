@@ -76,18 +76,16 @@ def step_line(step, x: str, names: Optional[dict] = None) -> str:
     return f"{step.stage}: {_text(step.before, names)} → {after}"
 
 
-def derivation_text(d, verdicts: Optional[list] = None, full: bool = True) -> str:
-    """The derivation of ``d``, one step a line, numbered; with ``verdicts``, each line begins with
-    ✓ or ✗ and the measured error.  ``full=False`` leaves out the adjoint sweep's rule-by-rule
-    lines and the rewrites of subterms, keeping what a student reads first."""
+def derivation_text(d, verdicts: Optional[list] = None) -> str:
+    """The derivation of ``d``, one step a line; with ``verdicts``, each line begins with ✓ or ✗
+    and the measured error."""
     x = d.wrt.name
-    shown = [(i, s) for i, s in enumerate(d.steps) if full or not _detail(s)]
     # one sharing pass over every line: a subexpression met in several steps is printed once
-    roots = [n for _, s in shown for n in (s.before, s.after, s.whole) if isinstance(n, Node)]
+    roots = [n for s in d.steps for n in (s.before, s.after, s.whole) if isinstance(n, Node)]
     bindings, rewritten = share_all(roots, 8, ratio=0, budget=UNSHARED_BUDGET, merge_equal=True)
     names = {id(r): w for r, w in zip(roots, rewritten)} if bindings else {}
     lines = [f"where {name} = {to_text(node)}" for name, node in bindings]
-    for i, step in shown:
+    for i, step in enumerate(d.steps):
         line = step_line(step, x, names)
         if verdicts is not None:
             v = verdicts[i]
@@ -95,13 +93,6 @@ def derivation_text(d, verdicts: Optional[list] = None, full: bool = True) -> st
             line = f"{mark:<8} {line}"
         lines.append(line)
     return "\n".join(lines)
-
-
-def _detail(step) -> bool:
-    """A line of detail: one adjoint rule of the sweep, or one rewrite of a subterm."""
-    if step.stage == "identify" and step.check != "identify":
-        return True
-    return step.stage in ("collect", "simplify") and (step.rule is None or step.rule.name != "collect")
 
 
 def outline(d) -> list:

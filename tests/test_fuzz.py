@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 
 import matcalc
 from matcalc import fuzz
@@ -231,7 +231,6 @@ def test_deep_inputs_through_the_shortcut(name):
 
 def test_wide_sum_parses_prints_and_evaluates():
     from matcalc.printing.latex import to_latex
-    import numpy as np
     text, _ = WIDE["10000-term sum"]
     e = matcalc.parse(text)
     assert str(e).count("+") == 9999 and to_latex(e.node)

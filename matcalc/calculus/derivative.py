@@ -12,10 +12,9 @@ directions: the index form D[i…, j…] = dᵏf(E_j₁, …).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
-import numpy as np
 
 from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction

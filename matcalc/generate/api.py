@@ -101,7 +101,6 @@ def functions(f_node: Node, wrt: list, decls, hessian: bool, hvp: bool) -> tuple
     xs = [d.wrt for d in ds]
     names = list(variables(f_node).values()) + [x for x in xs if x.name not in variables(f_node)]
     text = _text(f_node)
-    wrt_text = ", ".join(x.name for x in xs)
     value = Output(f_node, user_dims(f_node.shape))
     grads = [_derivative_output(d, f_node) for d in ds]
     out = [Function("value_and_grad",

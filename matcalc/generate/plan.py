@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from matcalc.ir.nodes import Const, Node, Num, Op, Var, op_of, postorder
+from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder
 from matcalc.ir.shapes import is_scalar
 
 #: Cost-model size of a named dimension whose size is not known when planning.

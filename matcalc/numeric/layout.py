@@ -8,8 +8,9 @@ from typing import Mapping
 
 import numpy as np
 
-from matcalc.ir.nodes import Const, Node, Num, Var
+from matcalc.ir.nodes import Node, Var
 from matcalc.numeric.evaluate import dim_value, evaluate_node, to_user
+from matcalc.simplify.engine import is_zero
 
 
 def unit_directions(shape: tuple, symmetric: bool = False):
@@ -45,7 +46,7 @@ def multilinear_entries(multilinear: Node, directions: tuple, f_shape: tuple, x:
     x_user = np.asarray(values[x.name], dtype=float)
     f_sizes = tuple(dim_value(s, values, "f") for s in f_shape)
     out = np.zeros(user_sizes(f_shape, f_sizes) + x_user.shape * order)
-    if _is_zero(multilinear):
+    if is_zero(multilinear):
         return out if out.shape else 0.0
     units = list(unit_directions(x_user.shape, x.kind == "symmetric"))
     for combo in itertools.product(units, repeat=order):
@@ -55,8 +56,3 @@ def multilinear_entries(multilinear: Node, directions: tuple, f_shape: tuple, x:
         index = tuple(i for idx, _ in combo for i in idx)
         out[(Ellipsis,) + index] = to_user(multilinear, evaluate_node(multilinear, vals))
     return out if out.shape else float(out)
-
-
-def _is_zero(node: Node) -> bool:
-    return (isinstance(node, Num) and node.value == 0) or (isinstance(node, Const) and node.op == "fill"
-                                                           and node.value == 0)

@@ -18,7 +18,7 @@ import numpy as np
 
 from matcalc.derivation import Step, Verdict
 from matcalc.errors import MatcalcError
-from matcalc.ir.nodes import Node, Var, postorder
+from matcalc.ir.nodes import Node, Var, postorder_all
 from matcalc.numeric.check import dimension_sizes, finite_point, random_values, relative_error
 from matcalc.numeric.evaluate import bind, node_value, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
@@ -92,18 +92,9 @@ class _Point:
 
 def _step_variables(steps) -> dict:
     """Every variable the steps mention (one visit per distinct node over all steps)."""
-    found: dict[str, Var] = {}
-    seen: set = set()
+    roots = [side for step in steps for side in (step.before, step.after) if isinstance(side, Node)]
+    found = {n.name: n for n in postorder_all(roots) if isinstance(n, Var)}
     for step in steps:
-        stack = [side for side in (step.before, step.after) if isinstance(side, Node)]
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if isinstance(node, Var):
-                found.setdefault(node.name, node)
-            stack.extend(node.children())
         for v in (step.direction, *step.directions):
             if v is not None:
                 found.setdefault(v.name, v)
@@ -123,7 +114,7 @@ def _verify(step: Step, at: _Point, moved: dict) -> Verdict:
             return _within(step, _contraction(step, at), EQUAL_TOLERANCE)
         if step.check == "index":
             got = step.after.evaluate(values, {k: v for k, v in values.items() if isinstance(v, int)})
-            want = multilinear_entries(step.before, step.directions, _f_shape(step), step.wrt, len(step.directions),
+            want = multilinear_entries(step.before, step.directions, step.before.shape, step.wrt, len(step.directions),
                                        values)
             return _within(step, relative_error(got, want), EQUAL_TOLERANCE)
     except (MatcalcError, ValueError, FloatingPointError, KeyError) as e:
@@ -156,8 +147,3 @@ def _contraction(step: Step, at: _Point) -> float:
         raw = at(step.after)
     got = np.tensordot(np.asarray(raw, dtype=float), v, axes=v.ndim)
     return relative_error(got, at(step.before))
-
-
-def _f_shape(step: Step) -> tuple:
-    """The shape of f for an index step: the multilinear form has f's shape."""
-    return step.before.shape
