@@ -300,3 +300,11 @@ def test_random_expressions_and_names_compile(tmp_path, nodes, names):
     snippets = [to_latex(n) for n in nodes]
     snippets += [to_latex(make("transpose", Var(name, ("n", "n"), "matrix"))) for name in names]
     assert compile_errors(snippets, tmp_path) == []
+
+
+@needs_pdflatex
+def test_an_accented_name_with_a_superscript_transposes(tmp_path):
+    """ŵ¹ª' once gave {\\hat{w}^{1a}}^{\\top}, which amsmath's accent look-ahead reads as a double
+    superscript (found by the random-names campaign above)."""
+    node = make("transpose", Var("ŵ¹ª", ("n", "n"), "matrix"))
+    assert compile_errors([to_latex(node)], tmp_path) == []

@@ -22,7 +22,7 @@ from matcalc.numeric.check import random_values
 from matcalc.calculus.derivative import Derivative, diff
 from matcalc.errors import MatcalcError
 from matcalc.numeric.evaluate import evaluate
-from matcalc.ir.nodes import ELEMENTWISE, Node, Num, Var, op_of
+from matcalc.ir.nodes import PRODUCTS, ELEMENTWISE, Node, Num, Var, op_of
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
 from matcalc.ir.shapes import is_scalar, make
@@ -174,11 +174,11 @@ def _unit(node: Node) -> tuple:
     if op == "neg":
         c, fs = _unit(node.args[0])
         return -c, fs
-    if op in ("mul", "hadamard") and (op == "mul" or is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape)):
+    if op in ("mul", "scale", "hadamard") and (op in PRODUCTS or is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape)):
         ca, fa = _unit(node.args[0])
         cb, fb = _unit(node.args[1])
         return ca * cb, fa + fb
-    if op == "transpose" and op_of(node.args[0]) in ("mul", "neg", "num"):
+    if op == "transpose" and op_of(node.args[0]) in ("mul", "scale", "neg", "num"):
         c, fs = _unit(node.args[0])
         return c, [make("transpose", f) for f in reversed(fs)]
     return 1.0, [node]
@@ -200,7 +200,7 @@ def _scalar_derivative(node: Node, x: Var) -> list:
         return _scalar_derivative(node.args[0], x) + [(sign * c, fs) for c, fs in _scalar_derivative(node.args[1], x)]
     if op == "tr":  # the trace of a number is the number
         return _scalar_derivative(node.args[0], x)
-    if op == "mul" or (op == "hadamard" and (is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape))):
+    if op in PRODUCTS or (op == "hadamard" and (is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape))):
         a, b = node.args
         ca, fa = _unit(a)
         cb, fb = _unit(b)
@@ -426,7 +426,7 @@ def _count_terms(node: Node) -> int:
     op = op_of(node)
     if op in ("add", "sub"):
         return _count_terms(node.args[0]) + _count_terms(node.args[1])
-    if op in ("mul", "hadamard"):
+    if op in ("mul", "scale", "hadamard"):
         return _count_terms(node.args[0]) * _count_terms(node.args[1])
     if op in ("neg", "transpose"):
         return _count_terms(node.args[0])
