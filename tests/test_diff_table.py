@@ -388,17 +388,6 @@ known("h2_norm_Axb h2_sqrt_xAx h2_rayleigh vk_x_xx_index", MATRIX_FORM_ASPECTS,
       "index form (the numbers are right): in the collected df a factor that depends on dx multiplies a matrix, "
       "((A*x - b)'*A*dx)*A'*(A*x - b) or (dx*x' + x*dx')*x, and the batched (Jacobian) sweep has no cotangent for "
       "a dx-dependent matrix factor; moving the dx-dependent scalar to the right end first would give the matrix form")
-# --- bigger than the textbook form (nodes, engine vs textbook)
-known("tr_X2B", "compact", "X'*B' + B'*X' (11) vs (X*B + B*X)' (8): the transpose is distributed")
-known("det_AXB", "compact", "det(A*X*B)*(inv(A*X*B)*A)'*B' (19) vs det(A*X*B)*inv(X)' (10) for square A, B "
-                            "(the form for rectangular A, B is kept: inv(AXB) is not split)")
-known("det_X2", "compact", "t1 = det(X^2); t2 = inv(X^2)'; t1*X'*t2 + t1*t2*X' (27) vs 2*det(X^2)*inv(X)' (10)")
-known("det_XtAX", "compact", "t1 = X'*A*X; t2 = det(t1); t3 = inv(t1); t2*(A'*X)*t3' + t2*A*X*t3 (41) vs "
-                             "2*det(X'*A*X)*inv(X)' (13) for square X")
-known("hess_logistic_X", "compact",
-      "kron(w, eye)*diag(vec(y) .* vec(s .* sigmoid(y .* (X*w))) .* vec(y))*kron(w', eye), "
-      "s = sigmoid(-y .* (X*w)) vs kron(w*w', diag(y .^ 2 .* sigmoid(y .* (X*w)) .* sigmoid(-y .* (X*w)))) (24): "
-      "the vec form's diag(vec(…))·kron sandwich is not folded into one kron")
 
 
 def _has_textbook(case):
