@@ -34,11 +34,15 @@ class IndexForm:
     where: tuple  # (name, node)
 
     def __str__(self) -> str:
-        rhs = sum_text(self.expr).replace("+ -1·", "− ").replace("+ -", "− ").replace("+ (-", "− (").replace("**", "^")
-        if rhs.startswith("-1·"):
-            rhs = "−" + rhs[3:]
+        return self.text()
+
+    def text(self, where: bool = True) -> str:
+        """D[…] = Σ …, and (``where``) the definitions of the named subexpressions under it."""
+        rhs = sum_text(self.expr).replace("+ -", "− ").replace("**", "^")
+        if rhs.startswith("-"):
+            rhs = "−" + rhs[1:]
         text = f"{self.lhs} = {rhs}"
-        if self.where:
+        if self.where and where:
             text += "\n  where " + "; ".join(f"{n} = {to_text(t)}" for n, t in self.where)
         return text
 
