@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from matcalc.ir.nodes import Node
-from matcalc.printing.share import share_all
+from matcalc.printing.share import share_all, share_originals
 from matcalc.printing.text import to_text
 
 #: Above this many printed nodes in all, repeated subexpressions are named once (t1 = …).
@@ -72,21 +72,46 @@ def step_line(step, x: str, names: Optional[dict] = None) -> str:
     if step.stage == "restate":
         return f"so {differential_name(step, x)} = {after}    [{rule.title}]"
     if step.stage == "index":
+        if names is not None and hasattr(step.after, "text"):   # its definitions are printed already
+            return step.after.text(where=False)
         return f"{after}".replace("\n", "\n    ")
     return f"{step.stage}: {_text(step.before, names)} → {after}"
 
 
-def derivation_text(d, verdicts: Optional[list] = None) -> str:
+def result_definitions(d) -> list:
+    """The definitions ``str(d)`` prints with the result: ``[(name, text, node in full)]`` (the
+    shared subexpressions t1 = …, or the index form's "where" list)."""
+    if d.node is None and d.index is not None:
+        return [(name, to_text(node), node) for name, node in d.index.where]
+    root = d.node if d.node is not None else d.multilinear
+    if root is None:
+        return []
+    return [(name, to_text(node), whole) for name, node, whole in share_originals(root)]
+
+
+def derivation_text(d, verdicts: Optional[list] = None, defined: bool = False) -> str:
     """The derivation of ``d``, one step a line; with ``verdicts``, each line begins with ✓ or ✗
-    and the measured error."""
+    and the measured error.
+
+    Every definition is printed once.  When the lines are long enough to name their repeated
+    subexpressions (``where t1 = …``), the result's own definitions (those ``str(d)`` prints) keep
+    their names in every line, listed first, and the derivation's further names avoid them;
+    ``defined``: the result, with its definitions, was printed just before, so they are not
+    listed again.  The index form's definitions are then not repeated under its line either."""
     x = d.wrt.name
     # one sharing pass over every line: a subexpression met in several steps is printed once
     roots = [n for s in d.steps for n in (s.before, s.after, s.whole) if isinstance(n, Node)]
-    bindings, rewritten = share_all(roots, 8, ratio=0, budget=UNSHARED_BUDGET, merge_equal=True)
-    names = {id(r): w for r, w in zip(roots, rewritten)} if bindings else {}
-    lines = [f"where {name} = {to_text(node)}" for name, node in bindings]
+    known = result_definitions(d)
+    bindings, rewritten = share_all(roots, 8, ratio=0, budget=UNSHARED_BUDGET, merge_equal=True,
+                                    known=[(name, node) for name, _, node in known])
+    shared = rewritten is not roots
+    names = {id(r): w for r, w in zip(roots, rewritten)} if shared else None
+    lines = [] if defined or not shared else [f"where {name} = {text}" for name, text, _ in known]
+    lines += [f"where {name} = {to_text(node)}" for name, node in bindings]
     for i, step in enumerate(d.steps):
-        line = step_line(step, x, names)
+        line = step_line(step, x, names if names is not None else None)
+        if defined and step.stage == "index" and hasattr(step.after, "text"):
+            line = step.after.text(where=False)
         if verdicts is not None:
             v = verdicts[i]
             mark = ("✓" if v.ok else "✗") + (f" {v.error:.0e}" if v.error is not None else "      ")

@@ -172,3 +172,67 @@ def test_a_budget_keeps_small_results_unshared():
     d = matcalc.diff(network(8), "W1")
     assert share(d.node, budget=10 ** 6) == ([], d.node)
     assert share(d.node, budget=10)[0]
+
+
+# ------------------------------------------------------------------------------ definitions printed once
+
+def test_known_definitions_are_used_by_name_and_not_defined_again():
+    h = make("tanh", make("mul", Var("W", ("n", "n"), "matrix"), make("sin", X)))
+    root = make("add", make("hadamard", h, make("exp", make("sin", h))), make("exp", make("sin", h)))
+    rebuilt_h = make("tanh", make("mul", Var("W", ("n", "n"), "matrix"), make("sin", X)))   # equal, built apart
+    bindings, (body,) = share_all([root], 4, ratio=0, merge_equal=True, known=[("t1", rebuilt_h)])
+    assert [n for n, _ in bindings] == ["t2"] and to_text(dict(bindings)["t2"]) == "exp(sin(t1))"
+    assert to_text(body) == "t1 .* t2 + t2"
+    assert inline([("t1", h)] + bindings, body) == root
+    assert share_all([root], 4, ratio=100, known=[("t1", h)]) == ([], [root])   # no sharing: nothing named
+
+
+def _definitions(text: str) -> list:
+    """(name, body) of every line t1 = … or where t1 = … (a step's line ends with its rule, [ … ])."""
+    import re
+    return [(n, b) for n, b in re.findall(r"^\s*(?:where )?(t\d+) = (.*)$", text, flags=re.M) if "    [" not in b]
+
+
+def _defined_once(text: str) -> None:
+    defs = _definitions(text)
+    names = [n for n, _ in defs]
+    assert len(names) == len(set(names)), f"a name defined twice: {sorted(n for n in names if names.count(n) > 1)}"
+    bodies = [b for _, b in defs]
+    assert len(bodies) == len(set(bodies)), "one subexpression defined under two names"
+
+
+@pytest.fixture
+def always_shared(monkeypatch):
+    import matcalc.present as present
+    monkeypatch.setattr(present, "UNSHARED_BUDGET", 0)
+
+
+def test_cli_prints_each_definition_once_in_the_result_and_its_derivation(always_shared, capsys):
+    from matcalc.shell.cli import main
+    main(["diff", network(12), "--wrt", "x", "--steps"])
+    out = capsys.readouterr().out
+    result, derivation = out.split("derivation:")
+    assert _definitions(result)                      # the result names its layers t1, t2, …
+    _defined_once(out)
+    for name, body in _definitions(result):          # the derivation uses them, by the same names
+        assert f" = {body}" not in derivation
+    assert any(name in derivation for name, _ in _definitions(result))
+
+
+def test_derivation_alone_lists_the_results_definitions_first(always_shared):
+    d = matcalc.diff(network(12), "x")
+    text = d.explain()
+    _defined_once(text)
+    assert _definitions(text)[:len(_definitions(str(d)))] == _definitions(str(d))
+
+
+def test_index_form_definitions_are_printed_once(always_shared, capsys):
+    d = matcalc.diff("logsumexp(W*x)", "x", order=3)
+    text = d.explain()
+    _defined_once(text)
+    assert text.count("softmax(W*x)'*W") == 1 and "t1 = softmax(W*x)" in text
+    from matcalc.shell.cli import main
+    main(["diff", "logsumexp(W*x)", "--wrt", "x", "--order", "3", "--steps"])
+    out = capsys.readouterr().out
+    _defined_once(out)
+    assert out.count("t1 = softmax(W*x)") == 1      # under the result, not again under the derivation's index line

@@ -16,7 +16,7 @@ import sympy as sp
 
 from matcalc.indexsum.ir import Delta, Index, IndexSum, Ref, Term, symbol
 from matcalc.indexsum.printing import sum_text
-from matcalc.indexsum.rules import drop_trivial, sum_out_delta
+from matcalc.indexsum.rules import drop_trivial, sum_out_delta, sum_unit_ranges
 from matcalc.errors import UnsupportedError
 from matcalc.ir.nodes import Node, Var, op_of, postorder
 from matcalc.printing.text import to_text
@@ -34,11 +34,15 @@ class IndexForm:
     where: tuple  # (name, node)
 
     def __str__(self) -> str:
-        rhs = sum_text(self.expr).replace("+ -1·", "− ").replace("+ -", "− ").replace("+ (-", "− (").replace("**", "^")
-        if rhs.startswith("-1·"):
-            rhs = "−" + rhs[3:]
+        return self.text()
+
+    def text(self, where: bool = True) -> str:
+        """D[…] = Σ …, and (``where``) the definitions of the named subexpressions under it."""
+        rhs = sum_text(self.expr).replace("+ -", "− ").replace("**", "^")
+        if rhs.startswith("-"):
+            rhs = "−" + rhs[1:]
         text = f"{self.lhs} = {rhs}"
-        if self.where:
+        if self.where and where:
             text += "\n  where " + "; ".join(f"{n} = {to_text(t)}" for n, t in self.where)
         return text
 
@@ -242,7 +246,8 @@ def _canonical(term: Term) -> Term:
 
 
 def _sum_out(term: Term, free: tuple):
-    """Sum out every delta that involves a bound index; drop what always holds."""
+    """Sum out every delta that involves a bound index; drop sums over one value and what always holds."""
+    term = sum_unit_ranges(term)
     while True:
         for k, f in enumerate(term.factors):
             if isinstance(f, Delta):

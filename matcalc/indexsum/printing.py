@@ -153,13 +153,13 @@ def term_text(t: Term, order: list, layouts: dict, style: Style = TEXT) -> str:
     order = order + [i.var for i in t.bound]
     body = style.sep.join(factor_text(f, order, layouts, style) for f in t.factors) or "1"
     coeff_value, sign = t.coeff, ""
-    if style is not TEXT and sp.sympify(coeff_value).could_extract_minus_sign():
-        coeff_value, sign = -coeff_value, "-"        # -t_{1}, never -1 t_{1}
+    if sp.sympify(coeff_value).could_extract_minus_sign():
+        coeff_value, sign = -coeff_value, "-"        # -t_{1} and −Σ_{k} t1[k], never -1 t_{1} or Σ_{k} -1·t1[k]
     if coeff_value != 1 and style is not TEXT:
         body = f"{_product(coeff_value, style)}{style.times}{body}"
-    elif t.coeff != 1 and style is TEXT:
-        coeff = _product(t.coeff, style)
-        body = f"({coeff}){style.times}{body}" if style is TEXT and "/" in coeff else f"{coeff}{style.times}{body}"
+    elif coeff_value != 1 and style is TEXT:
+        coeff = _product(coeff_value, style)
+        body = f"({coeff}){style.times}{body}" if "/" in coeff else f"{coeff}{style.times}{body}"
     if t.bound:
         body = style.sum.format(vars=", ".join(style.name(str(i.var)) for i in t.bound)) + body
     return sign + body

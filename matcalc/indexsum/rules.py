@@ -82,6 +82,16 @@ def drop_trivial(term: Term, free: tuple[Index, ...]) -> tuple[Term | None, list
     return Term(tuple(kept), term.bound, term.coeff), dropped
 
 
+def sum_unit_ranges(term: Term) -> Term:
+    """Σ_{0 ≤ k < 1} F(k) = F(0): a sum over an index of extent 1 has one term, so the index is
+    set to 0 and the sum dropped (a matrix product with an inner dimension of 1, x·yᵀ, binds one)."""
+    unit = [i for i in term.bound if sp.sympify(i.extent) == 1]
+    if not unit:
+        return term
+    kept = tuple(i for i in term.bound if sp.sympify(i.extent) != 1)
+    return subs_term(Term(term.factors, kept, term.coeff), {i.var: sp.Integer(0) for i in unit})
+
+
 def sum_out_delta(term: Term, k: int, prefer: tuple = ()) -> tuple[Term, Index, sp.Expr, tuple] | None:
     """Σ_v [a·v + r = 0] · F(v) = [a | −r] · [0 ≤ −r/a < extent(v)] · F(−r/a) for a bound index v.
 

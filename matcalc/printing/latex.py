@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from matcalc.ir.nodes import ALL_OPS, Node, Num, Var, op_of, postorder, variables
 from matcalc.ir.shapes import is_vector
+from matcalc.printing.notation import register_functions, register_superscripts
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number, open_constants
 from matcalc.tables import registrar
 
@@ -273,24 +274,13 @@ def _base(node, kid) -> str:
     return rf"\left({kid[0]}\right)"
 
 
-@printer("transpose")
-def latex_transpose(node, kids):
-    return f"{_base(node, kids[0])}^{{\\top}}", POSTFIX
-
-
-@printer("pow")
-def latex_pow(node, kids):
-    return f"{_base(node, kids[0])}^{{{kids[1][0]}}}", POSTFIX
-
-
-@printer("epow")
-def latex_epow(node, kids):
-    return f"{_base(node, kids[0])}^{{\\circ {kids[1][0]}}}", POSTFIX
-
-
-@printer("inv")
-def latex_inv(node, kids):
-    return f"{_base(node, kids[0])}^{{-1}}", POSTFIX
+# Xᵀ, Xᵏ, X^{∘k}, X⁻¹ (the ops of matcalc.printing.notation.SUPERSCRIPTS)
+register_superscripts(printer, lambda node, kids, sup: f"{_base(node, kids[0])}^{{{sup}}}", {
+    "transpose": lambda kids: r"\top",
+    "pow": lambda kids: kids[1][0],
+    "epow": lambda kids: rf"\circ {kids[1][0]}",
+    "inv": lambda kids: "-1",
+})
 
 
 def _function(command: str):
@@ -299,15 +289,9 @@ def _function(command: str):
     return latex_function
 
 
-for _op, _cmd in {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
-    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "sign": r"\operatorname{sign}",
-    "relu": r"\operatorname{relu}", "sigmoid": r"\sigma", "softplus": r"\operatorname{softplus}",
-    "step": r"\operatorname{step}", "sum": r"\operatorname{sum}", "tr": r"\operatorname{tr}",
-    "det": r"\det", "logdet": r"\log\det", "diag": r"\operatorname{diag}",
-    "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}", "vec": r"\operatorname{vec}",
-}.items():
-    printer(_op)(_function(_cmd))
+# \exp, \det, … where TeX has the command, else \operatorname{tr}, …
+register_functions(printer, _function, lambda word, tex: f"\\{word}" if tex else rf"\operatorname{{{word}}}",
+                   {"sigmoid": r"\sigma", "logdet": r"\log\det"})
 
 
 @printer("sqrt")

@@ -16,6 +16,7 @@ from html import escape
 
 from matcalc.ir.nodes import ALL_OPS, Node, fold, op_of
 from matcalc.ir.shapes import is_vector
+from matcalc.printing.notation import FUNCTIONS, SYMBOLIC_FUNCTIONS, register_functions, register_superscripts
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
 from matcalc.tables import registrar
 
@@ -156,24 +157,13 @@ def _base(kid) -> str:
     return kid[0] if kid[1] == ATOM else fenced(kid[0])
 
 
-@printer("transpose")
-def mathml_transpose(node, kids):
-    return f'<msup>{_base(kids[0])}<mi mathvariant="normal">⊤</mi></msup>', POSTFIX
-
-
-@printer("pow")
-def mathml_pow(node, kids):
-    return f"<msup>{_base(kids[0])}{_row(kids[1][0])}</msup>", POSTFIX
-
-
-@printer("epow")
-def mathml_epow(node, kids):
-    return f"<msup>{_base(kids[0])}<mrow>{mo('∘')}{kids[1][0]}</mrow></msup>", POSTFIX
-
-
-@printer("inv")
-def mathml_inv(node, kids):
-    return f"<msup>{_base(kids[0])}<mrow>{mo('−', form='prefix')}<mn>1</mn></mrow></msup>", POSTFIX
+# Xᵀ, Xᵏ, X^{∘k}, X⁻¹ (the ops of matcalc.printing.notation.SUPERSCRIPTS)
+register_superscripts(printer, lambda node, kids, sup: f"<msup>{_base(kids[0])}{sup}</msup>", {
+    "transpose": lambda kids: '<mi mathvariant="normal">⊤</mi>',
+    "pow": lambda kids: _row(kids[1][0]),
+    "epow": lambda kids: f"<mrow>{mo('∘')}{kids[1][0]}</mrow>",
+    "inv": lambda kids: f"<mrow>{mo('−', form='prefix')}<mn>1</mn></mrow>",
+})
 
 
 def _function(name: str):
@@ -182,17 +172,9 @@ def _function(name: str):
     return mathml_function
 
 
-_NAMES = {
-    "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
-    "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan", "sign": "sign", "relu": "relu",
-    "softplus": "softplus", "step": "step", "sum": "sum", "tr": "tr", "det": "det", "diag": "diag",
-    "softmax": "softmax", "logsumexp": "logsumexp", "vec": "vec",
-}
-for _op, _name in _NAMES.items():
-    printer(_op)(_function(f"<mi>{_name}</mi>"))
-_NAMED_FUNCTIONS = set(_NAMES) | {"sigmoid", "logdet"}
-printer("sigmoid")(_function("<mi>σ</mi>"))
-printer("logdet")(_function('<mrow><mi>log</mi><mspace width="0.1667em"></mspace><mi>det</mi></mrow>'))
+register_functions(printer, _function, lambda word, tex: f"<mi>{word}</mi>",
+                   {"sigmoid": "<mi>σ</mi>", "logdet": f"<mrow><mi>log</mi>{THIN}<mi>det</mi></mrow>"})
+_NAMED_FUNCTIONS = set(FUNCTIONS) | set(SYMBOLIC_FUNCTIONS)
 
 
 @printer("sqrt")

@@ -380,7 +380,7 @@ def _diff(args) -> int:
     if args.steps:
         verdicts = d.verify(seed=0) if args.check else None
         print("derivation:" + ("  (each step checked numerically at random points)" if verdicts else ""))
-        for line in derivation_text(d, verdicts).splitlines():
+        for line in derivation_text(d, verdicts, defined=True).splitlines():   # the result's t1 = … are above
             print("  " + line)
         if verdicts is not None:
             failed = [i for i, s in enumerate(verdicts, 1) if not s.ok]

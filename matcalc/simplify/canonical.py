@@ -258,3 +258,12 @@ def quotient_out_of_product(node, rb):
     if op_of(a) == "div" and not is_num(a.args[0]) and not is_scalar(node.shape):
         return rb("div", rb("mul", a.args[0], b), a.args[1])
     return None
+
+
+@identity("inv(A') = inv(A)'", "A: matrix(n,n)", "MC 3")
+@rewrites("canonical", "inv")
+def inverse_of_transpose(node, rb):
+    """inv(Aᵀ) → inv(A)ᵀ (MC 3): the transpose stands outside the inverse, so that inv(Xᵀ) and
+    inv(X)ᵀ, met in two terms, are one term. [N5]"""
+    a = node.args[0]
+    return rb("transpose", rb("inv", a.args[0])) if op_of(a) == "transpose" else None

@@ -7,7 +7,7 @@ from matcalc.ir.nodes import PRODUCTS, Const, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import is_num, is_ones, is_zero, pull_sign, scaled
+from matcalc.simplify.terms import is_num, is_ones, is_zero, power_parts, pull_sign, scaled
 
 
 @rewrites("structured", "mul", "scale")
@@ -279,3 +279,228 @@ def sum_of_transpose(node, rb):
     """sum(Aᵀ) → sum(A): the entries are the same."""
     a = node.args[0]
     return rb("sum", a.args[0]) if op_of(a) == "transpose" else None
+
+
+# ------------------------------------------------------------------------------ inverses of products
+# The patterns below go through small predicates (_scaling, _matrix_link, _last_factor, …) rather
+# than matching ``op == "mul"`` with scalar tests inline, so that splitting the product op into a
+# matrix product and a scaling changes only these helpers.
+
+#: the longest power A^k unrolled into k factors when matching a product against an inverse
+_MAX_UNROLL = 8
+
+
+def _scaling(node: Node):
+    """(s, A) for s·A, a scalar s times a non-scalar A, else None."""
+    if op_of(node) in ("mul", "scale") and is_scalar(node.args[0].shape) and not is_scalar(node.args[1].shape):
+        return node.args[0], node.args[1]
+    return None
+
+
+def _matrix_link(node: Node):
+    """(A, B) for a matrix product A·B of two non-scalar factors, else None."""
+    if op_of(node) == "mul" and not is_scalar(node.args[0].shape) and not is_scalar(node.args[1].shape):
+        return node.args[0], node.args[1]
+    return None
+
+
+def _square(node: Node) -> bool:
+    return not is_scalar(node.shape) and node.shape[0] == node.shape[1]
+
+
+def _times(a: Optional[Node], b: Optional[Node], rb) -> Optional[Node]:
+    """a·b, where None stands for a factor that is not there."""
+    if a is None or b is None:
+        return b if a is None else a
+    return rb("mul", a, b)
+
+
+def _last_factor(node: Node, rb):
+    """(rest, F) with node = rest·F for the last matrix factor F (rest None when node is F; a
+    scaling s·(…·F) keeps s in rest)."""
+    sc = _scaling(node)
+    if sc is not None:
+        s, inner = sc
+        rest, f = _last_factor(inner, rb)
+        return (s if rest is None else rb("mul", s, rest)), f
+    link = _matrix_link(node)
+    if link is not None:
+        return link
+    return None, node
+
+
+def _first_factor(node: Node, rb):
+    """(F, rest) with node = F·rest for the first matrix factor F (rest None when node is F).
+    A product with a scalar factor is left whole (its scalar leads, it has no first matrix factor)."""
+    if _scaling(node) is not None:
+        return None, node
+    spine = [node]
+    while _matrix_link(spine[-1]) is not None:
+        spine.append(spine[-1].args[0])
+    first = spine.pop()
+    rest = None
+    for link in reversed(spine):
+        rest = _times(rest, link.args[1], rb)
+    return first, rest
+
+
+def _chain_factors(node: Node) -> list:
+    """The matrix factors of a product chain, left to right; a power A^k counts as k factors A."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        link = _matrix_link(n)
+        if link is not None:
+            stack += [link[1], link[0]]
+            continue
+        base, k = power_parts(n)
+        out += [base] * k if 1 < k <= _MAX_UNROLL and not is_scalar(base.shape) else [n]
+    return out
+
+
+def _product_of(factors: list, rb) -> Node:
+    out = factors[0]
+    for f in factors[1:]:
+        out = rb("mul", out, f)
+    return out
+
+
+def _inverse_parts(node: Node):
+    """(factors of Q, transposed) for node = inv(Q) or inv(Q)ᵀ, else None."""
+    transposed = op_of(node) == "transpose"
+    inner = node.args[0] if transposed else node
+    if op_of(inner) != "inv":
+        return None
+    return _chain_factors(inner.args[0]), transposed
+
+
+def _reduced_inverse(factors: list, transposed: bool, n, rb) -> Node:
+    """inv(F₁·…·Fₖ), transposed if asked; the n×n identity when no factor is left."""
+    from matcalc.ir.build import eye
+    if not factors:
+        return eye(n)
+    out = rb("inv", _product_of(factors, rb))
+    return rb("transpose", out) if transposed else out
+
+
+@identity("B*inv(A*B) = inv(A)", "A: matrix(n,n); B: matrix(n,n)", "MC 1")
+@rewrites("structured", "mul")
+def cancel_into_inverse(node, rb):
+    """F·inv(Q·F) → inv(Q) and inv(F·Q)·F → inv(Q), as inv(Q·F) = inv(F)·inv(Q) (MC 1), for a square F (so Q is square too, and both
+    are invertible since Q·F is); also transposed, Fᵀ·inv(F·Q)ᵀ → inv(Q)ᵀ and inv(Q·F)ᵀ·Fᵀ →
+    inv(Q)ᵀ, and through powers, X·inv(X²) → inv(X).  A rectangular F is never cancelled:
+    X·inv(Xᵀ·X) stays.  One factor is cancelled per step; the rebuilt product is simplified
+    again, so A·X·inv(Xᵀ·A·X) → inv(Xᵀ)."""
+    link = _matrix_link(node)
+    if link is None:
+        return None
+    a, b = link
+    inv_b = _inverse_parts(b)
+    if inv_b is not None:                       # …·F · inv(…·F): F meets the last factor of Q
+        factors, transposed = inv_b
+        rest, f = _last_factor(a, rb)
+        # the last factor of Q (or, transposed, of Qᵀ = …·Q₁ᵀ)
+        edge = rb("transpose", factors[0]) if transposed else factors[-1]
+        if _square(f) and f == edge:
+            left = factors[1:] if transposed else factors[:-1]
+            return _times(rest, _reduced_inverse(left, transposed, f.shape[0], rb), rb)
+    rest_a, f = _last_factor(a, rb)
+    inv_a = _inverse_parts(f)
+    if inv_a is not None:                       # inv(F·…) · F·…: F meets the first factor of Q
+        factors, transposed = inv_a
+        g, rest_b = _first_factor(b, rb)
+        edge = rb("transpose", factors[-1]) if transposed else factors[0]
+        if g is not None and _square(g) and g == edge:
+            left = factors[:-1] if transposed else factors[1:]
+            return _times(_times(rest_a, _reduced_inverse(left, transposed, g.shape[0], rb), rb), rest_b, rb)
+    return None
+
+
+# ------------------------------------------------------------------------------ transposes out of a sum
+
+def _transposes_written(node: Node) -> int:
+    """How many transposes a term of a sum shows at its top level: itself Aᵀ, or the transposed
+    factors of its product chain (through scalings, signs and scalar divisions)."""
+    count, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        op = op_of(n)
+        if op == "transpose":
+            count += 1
+        elif _matrix_link(n) is not None or _scaling(n) is not None:
+            stack += n.args
+        elif op == "neg" or (op == "div" and is_scalar(n.args[1].shape)):
+            stack.append(n.args[0])
+    return count
+
+
+@identity("A'*B' + B'*A' = (B*A + A*B)'", "A: matrix(n,n); B: matrix(n,n)", "MC 4, 5")
+@rewrites("structured", "add", "sub")
+def transpose_out_of_sum(node, rb):
+    """Σ ±Tᵢ → (Σ ±Tᵢᵀ)ᵀ when that writes at least two transposes fewer: Xᵀ·Bᵀ + Bᵀ·Xᵀ →
+    (B·X + X·B)ᵀ (MC 4, 5), while Aᵀ + Bᵀ stays.
+    Only whole sums, and only when the transposed sum stays transposed (a sum whose transpose
+    the canonical rules push back in is left alone). [N5]"""
+    from matcalc.simplify.facts import signed_parts
+    if rb.interior(node) or is_scalar(node.shape):
+        return None
+    terms = signed_parts(node)
+    if len(terms) < 2 or any(t.shape != node.shape for _, t in terms):
+        return None
+    written = sum(_transposes_written(t) for _, t in terms)
+    if 1 + sum(rb.facts.transpose_cost(t) for _, t in terms) > written - 2:   # two fewer at least
+        return None
+    acc = None
+    for sign, t in terms:
+        tt = rb("transpose", t)
+        if acc is None:
+            acc = tt if sign > 0 else rb("neg", tt)
+        else:
+            acc = rb("add" if sign > 0 else "sub", acc, tt)
+    out = rb("transpose", acc)
+    return out if op_of(out) == "transpose" and _transposes_written(out) < written else None
+
+
+# ------------------------------------------------------------------------------ Kronecker sandwiches
+
+@identity("kron(a, B)*C*kron(b', E) = kron(a*b', B*C*E)",
+          "a: vector(p); B: matrix(m,n); C: matrix(n,k); b: vector(q); E: matrix(k,l)", "MC 511")
+@rewrites("structured", "mul")
+def kron_sandwich(node, rb):
+    """(a ⊗ B)·C·(bᵀ ⊗ E) → (a·bᵀ) ⊗ (B·C·E) for a column a and a row bᵀ: C is 1 ⊗ C, and two
+    mixed products (MC 511) fold the vec form's diag(…)·Kronecker sandwich into one Kronecker
+    product, (w ⊗ I)·diag(v)·(wᵀ ⊗ I) → (w·wᵀ) ⊗ diag(v)."""
+    link = _matrix_link(node)
+    if link is None or op_of(link[1]) != "kron":
+        return None
+    left, right = link
+    inner = _matrix_link(left)
+    if inner is None or op_of(inner[0]) != "kron" or op_of(inner[1]) == "kron":
+        return None
+    (a, b_), c, (d, e) = inner[0].args, inner[1], right.args
+    if a.shape[1] != 1 or d.shape[0] != 1:
+        return None
+    return rb("kron", rb("mul", a, d), rb("mul", rb("mul", b_, c), e))
+
+
+@identity("vec(x) = x", "x: vector(n)")
+@rewrites("structured", "vec")
+def vec_of_vector(node, rb):
+    """vec(x) → x for a column vector x (its one column is its vec)."""
+    a = node.args[0]
+    return a if a.shape == node.shape else None
+
+
+# ------------------------------------------------------------------------------ constants in sums
+
+@identity("vector(1) + x = 1 + x", "x: vector(n)")
+@rewrites("structured", "add", "sub")
+def number_for_constant_array(node, rb):
+    """c·1 ± A → c ± A and A ± c·1 → A ± c (a constant array in a sum is the number c,
+    broadcast): 1 + log(x), as the textbook writes it, not vector(1) + log(x)."""
+    a, b = node.args
+    for k, (x, y) in enumerate(((a, b), (b, a))):
+        if isinstance(x, Const) and x.op == "fill" and y.shape == node.shape and not is_scalar(node.shape):
+            c = Num(x.value)
+            return rb(node.op, c, b) if k == 0 else rb(node.op, a, c)
+    return None
