@@ -19,7 +19,7 @@ from typing import Mapping, Optional, Union
 from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
-from matcalc.errors import MatcalcError, UnsupportedError
+from matcalc.errors import MatcalcError, UnsupportedError, checked_order
 from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
@@ -200,8 +200,7 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     variable, the Jacobian of a vector f w.r.t. a vector x is (len f, len x), a Hessian w.r.t.
     x has shape x.shape + x.shape.
     """
-    if not isinstance(order, int) or order < 1:
-        raise MatcalcError(f"order must be a positive integer, not {order!r}")
+    order = checked_order(order)
     expr, x = _resolve(f, wrt, decls)
     node = expr.node
     record = Derivation(expr, x)

@@ -205,6 +205,7 @@ class _Reader:
         self.text = text
         self.state = State()
         self.declared = dict(declared)
+        self.given = dict(declared)  # the declarations passed in (decls), which the text may not contradict
         self.known_vars: dict[str, Var] = {}
         self.taken: set = set()
         for name, item in (known or {}).items():
@@ -329,6 +330,7 @@ def _predeclare(reader: "_Reader", stmts: list[Syn]) -> None:
     """Declarations hold for the whole text, wherever they stand (but not after a definition
     of the same name)."""
     defined: set[str] = set()
+    first: dict[str, Syn] = {}  # name -> its first declaration in this text
     for stmt in stmts:
         if stmt.kind == "defn":
             defined.add(stmt.head)
@@ -340,10 +342,28 @@ def _predeclare(reader: "_Reader", stmts: list[Syn]) -> None:
             if old is not None and str(type_of_var(old)) != str(t):
                 raise ParseError(f"{stmt.head} is already {type_of_var(old)}; it cannot become {t}",
                                  reader.text, stmt.span)
+            _check_redeclaration(reader, stmt, t, first.get(stmt.head))
+            first.setdefault(stmt.head, stmt)
             reader.declared[stmt.head] = t
             reader.state.declare(stmt.head, t.kind, t.shape())
             reader.seen.setdefault(stmt.head)
             reader.taken |= {d for d in t.dims if isinstance(d, str)}
+
+
+def _check_redeclaration(reader: "_Reader", stmt: Syn, t: Type, earlier: Syn | None) -> None:
+    """A second declaration of a name must say the same type as the first (in this text, or in
+    ``decls``): two different types for one name are an error at the second, naming the first,
+    never silently resolved.  Saying the same type again is allowed."""
+    name, text = stmt.head, reader.text
+    if earlier is not None:
+        before = _type_of(earlier.args[0], text)
+        if str(before) != str(t):
+            e = ParseError("", text, earlier.span)
+            raise ParseError(f"{name} is declared twice with different types: {before} at line {e.line}, "
+                             f"column {e.column}, and {t} here; declare it once", text, stmt.span)
+    elif name in reader.given and str(reader.given[name]) != str(t):
+        raise ParseError(f"{name} is declared {reader.given[name]} in decls but {t} here; "
+                         "declare it once (drop one of the two)", text, stmt.span)
 
 
 def parse_program(text: str, decls: Decls = None) -> Program:

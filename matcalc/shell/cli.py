@@ -23,11 +23,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from matcalc.errors import EvaluationError, MatcalcError
+from matcalc.errors import ORDER_MAX, EvaluationError, MatcalcError, checked_order
 from matcalc.expr import Expr, parse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-ORDER_MAX = 6
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 EXAMPLES: dict[str, str] = {}
@@ -291,14 +290,15 @@ def _evaluate(args) -> int:
 # ------------------------------------------------------------------------------ diff
 
 def _order(text: str) -> int:
+    """--order: the API's own bound (:func:`matcalc.errors.checked_order`), as a usage error."""
     try:
         k = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"order must be an integer 1 … {ORDER_MAX}, not {text!r}") from None
-    if not 1 <= k <= ORDER_MAX:
-        raise argparse.ArgumentTypeError(f"order must be 1 … {ORDER_MAX} (1 the gradient or Jacobian, "
-                                         f"2 the Hessian, …), not {k}")
-    return k
+    try:
+        return checked_order(k)
+    except MatcalcError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
 
 
 def _diff_args(p):
