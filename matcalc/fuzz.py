@@ -224,8 +224,12 @@ def run_case(case: Case, checks=CHECKS) -> list[Outcome]:
         attempt("printed_derivative", printed)
     if d is not None and hasattr(d, "verify"):
         def steps():
-            bad = [v for v in d.verify(seed=case.seed) if not v.ok]
-            return None if not bad else f"{len(bad)} step(s) do not verify; first: {bad[0]}"
+            verdicts = d.verify(seed=case.seed)
+            bad = [v for v in verdicts if not v.ok and not v.undefined]
+            if bad:
+                return f"{len(bad)} step(s) do not verify; first: {bad[0]}"
+            undefined = [v for v in verdicts if v.undefined]
+            return f"unsupported: {len(undefined)} step(s) undefined wherever drawn: {undefined[0]}" if undefined else None
         attempt("steps", steps)
     return out
 

@@ -349,7 +349,7 @@ def _diff(args) -> int:
         variables = dict(d.f.variables)
         variables.setdefault(d.wrt.name, _type_text(d.wrt))
         verdicts = d.verify(seed=0) if args.check else None
-        if verdicts is not None and not all(s.ok for s in verdicts):
+        if verdicts is not None and not all(s.ok or s.undefined for s in verdicts):
             status = EXIT_FAILED
         print_json(success(str(d), d.latex(), _shape_list(d.shape), variables,
                            [step_line(s, d.wrt.name) for s in d.steps], _verdict_json(v) if v is not None else None,
@@ -357,7 +357,7 @@ def _diff(args) -> int:
                            convention=d.convention,
                            verification=None if verdicts is None else
                            [{"step": i, "ok": s.ok, "error": s.error if s.error is None or np.isfinite(s.error) else None,
-                             "note": s.note} for i, s in enumerate(verdicts, 1)]))
+                             "note": s.note, "undefined": s.undefined} for i, s in enumerate(verdicts, 1)]))
         return status
     if args.format == "latex":
         print(d.latex())
@@ -383,11 +383,17 @@ def _diff(args) -> int:
         for line in derivation_text(d, verdicts).splitlines():
             print("  " + line)
         if verdicts is not None:
-            failed = [i for i, s in enumerate(verdicts, 1) if not s.ok]
+            failed = [i for i, s in enumerate(verdicts, 1) if not s.ok and not s.undefined]
             if failed:
                 print(f"verification: FAILED at step(s) {', '.join(map(str, failed))}", file=sys.stderr)
                 return EXIT_FAILED
-            print(f"verification: all {len(verdicts)} steps hold")
+            undefined = [i for i, s in enumerate(verdicts, 1) if s.undefined]
+            if undefined:
+                print(f"verification: {len(verdicts) - len(undefined)} steps hold; step(s) "
+                      f"{', '.join(map(str, undefined))} could not be checked: undefined at every point drawn "
+                      "(f is not differentiable there)")
+            else:
+                print(f"verification: all {len(verdicts)} steps hold")
     return status
 
 
