@@ -75,7 +75,11 @@ class UnsupportedError(MatcalcError):
 
 
 class EvaluationError(MatcalcError):
-    """Values given for evaluation are missing, of the wrong rank, or of inconsistent sizes."""
+    """Values given for evaluation are missing, of the wrong rank, or of inconsistent sizes, or an
+    expression is undefined at them; ``node`` is the IR subexpression it was raised at (None when
+    it concerns the values as a whole), which a parsed expression turns into a caret."""
+
+    node = None
 
 
 #: The highest order of derivative matcalc computes (the CLI, the REPL and the API share it).

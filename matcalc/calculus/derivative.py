@@ -19,8 +19,8 @@ from typing import Mapping, Optional, Union
 from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
-from matcalc.errors import MatcalcError, UnsupportedError, checked_order
-from matcalc.numeric.evaluate import bind, to_user
+from matcalc.errors import EvaluationError, MatcalcError, UnsupportedError, checked_order
+from matcalc.numeric.evaluate import bind, diagnose, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
@@ -87,7 +87,14 @@ class Derivative:
         return text
 
     def evaluate(self, values: Mapping[str, object]):
-        """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
+        """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar).
+        An EvaluationError points at the subexpression of f's text it comes from, where known."""
+        try:
+            return self._evaluate(values)
+        except EvaluationError as e:
+            raise self.f.locate(diagnose(self.node, values, e), built=True) from None
+
+    def _evaluate(self, values: Mapping[str, object]):
         values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
@@ -165,7 +172,7 @@ def _as_expr(f, decls: Decls) -> tuple:
         return Expr(f), None
     if isinstance(f, str):
         node, program = parse_node(f, decls)
-        return Expr(node, program.inferred), program
+        return Expr(node, program.inferred, program.spans), program
     raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Optional, Union
 
 from matcalc.errors import ParseError, ShapeError
 from matcalc.ir.nodes import FUNCTIONS, OPS, Const, Node, Num, Op, Var
 from matcalc.ir.types import Type, make_type, parse_type, type_of_var
+from matcalc.front.spans import SourceMap
 from matcalc.front.syntax import Syn, parse_syntax, tspan
 from matcalc.front.infer import (CONSTANT_CALLS, State, constant_dims, dim_of, infer_statement, name_dims,
                                  node_text, walk_new)
@@ -36,6 +37,7 @@ class Program:
     expressions: list   # Node per expression statement, in order
     source: str
     inferred: dict = field(default_factory=dict)  # name -> reason, for undeclared variables
+    spans: Optional[SourceMap] = None  # where each built node stands in ``source`` (for evaluation errors)
 
 
 @dataclass
@@ -416,7 +418,9 @@ def parse_program(text: str, decls: Decls = None) -> Program:
             inferred[n] = s.reasons.get(n, "")
     defs = {stmt.head: built[id(body)] for stmt, body, _ in pending if stmt.kind == "defn"}
     exprs = [built[id(body)] for stmt, body, _ in pending if stmt.kind == "expr"]
-    return Program(all_types, defs, exprs, text, inferred)
+    spans = SourceMap(text, ((built[id(syn)], syn.span) for syn in walk_new(roots, {})
+                             if syn.kind != "ref" and id(syn) in built))
+    return Program(all_types, defs, exprs, text, inferred, spans)
 
 
 def parse_statements(text: str, known: Mapping[str, Union[Var, Node]] = None, decls: Decls = None) -> list[Statement]:
