@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Mapping, Optional
 
 from matcalc.errors import MatcalcError, ParseError, ShapeError
 from matcalc.front.parser import Type, parse_program, parse_statements, parse_syntax, type_of_var
+from matcalc.front.spans import balanced_span  # noqa: F401 - used here, and imported from here by the REPL
 from matcalc.ir.nodes import FUNCTIONS, Node, Op, Var, fold, variables
 
 #: Names the language gives a meaning, which a session cannot rebind.
@@ -62,29 +63,6 @@ def relocate(err: MatcalcError, source: str, offset: int, fallback: tuple) -> Ma
     err.source, err.span = source, span
     err.args = (str(err),)
     return err
-
-
-def balanced_span(text: str, span: tuple) -> tuple:
-    """``span`` widened over the parentheses the syntax tree leaves out: the span of ``(x + y)*2``
-    starts at ``x``, that of ``2*(x + y)`` ends at ``y``.  Widens while the piece has unmatched
-    brackets and the neighbouring character (past blanks) is the missing one."""
-    start, end = span
-    depth = text.count("(", start, end) - text.count(")", start, end)
-    while depth > 0:
-        j = end
-        while j < len(text) and text[j] in " \t\f\r\n":
-            j += 1
-        if j >= len(text) or text[j] != ")":
-            break
-        end, depth = j + 1, depth - 1
-    while depth < 0:
-        j = start - 1
-        while j >= 0 and text[j] in " \t\f\r\n":
-            j -= 1
-        if j < 0 or text[j] != "(":
-            break
-        start, depth = j, depth + 1
-    return start, end
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from matcalc.errors import MatcalcError
-from matcalc.ir.nodes import Node
+from matcalc.ir.nodes import Node, Var
 
 
 class SourceMap:
@@ -38,6 +38,8 @@ class SourceMap:
         hit = self._by_id.get(id(node))
         if hit is not None and hit[0] is node:
             return hit[1]
+        if not node.children() and not isinstance(node, Var):
+            return None  # a number or constant equal to one in the text is no sign it came from there
         if self._by_value is None:
             self._by_value = {}
             for parsed, span in self._by_id.values():
@@ -70,7 +72,7 @@ class SourceMap:
             return err
         span = self.span_of(node)
         if span is not None:
-            return err.with_source(self.source, span)
+            return err.with_source(self.source, balanced_span(self.source, span))
         from matcalc.printing.text import to_text
         found = self.nearest(node)
         where = "the derivative" if built else "an expression the engine built"
@@ -79,7 +81,30 @@ class SourceMap:
             return err
         part, span = found
         _reword(err, f"{err.message} (in {where}: {to_text(node)} was built from {to_text(part)}, marked)")
-        return err.with_source(self.source, span)
+        return err.with_source(self.source, balanced_span(self.source, span))
+
+
+def balanced_span(text: str, span: tuple) -> tuple:
+    """``span`` widened over the parentheses the syntax tree leaves out: the span of ``(x + y)*2``
+    starts at ``x``, that of ``2*(x + y)`` ends at ``y``.  Widens while the piece has unmatched
+    brackets and the neighbouring character (past blanks) is the missing one."""
+    start, end = span
+    depth = text.count("(", start, end) - text.count(")", start, end)
+    while depth > 0:
+        j = end
+        while j < len(text) and text[j] in " \t\f\r\n":
+            j += 1
+        if j >= len(text) or text[j] != ")":
+            break
+        end, depth = j + 1, depth - 1
+    while depth < 0:
+        j = start - 1
+        while j >= 0 and text[j] in " \t\f\r\n":
+            j -= 1
+        if j < 0 or text[j] != "(":
+            break
+        start, depth = j, depth + 1
+    return start, end
 
 
 def _reword(err: MatcalcError, message: str) -> None:
