@@ -153,3 +153,12 @@ def test_the_repl_renders_a_located_evaluation_error_under_the_line():
     out, errs = io.StringIO(), io.StringIO()
     Explorer(out=out, err=errs, unicode=False, interactive=True, prompt_width=4).error(err, text)
     assert out.getvalue() == " " * 11 + "^" * 14 + "\n"
+
+
+def test_a_derivative_that_needs_f_s_dimensions_is_diagnosed_with_them():
+    """The planner's evaluator only knows a solve failed; the diagnosis re-evaluates with the
+    dimension sizes f gives (eye's n here), so it names the singular matrix, not a missing size."""
+    d = matcalc.diff("logdet(A + eye)", "A")
+    with pytest.raises(EvaluationError) as e:
+        d.evaluate({"A": -np.eye(2)})
+    assert marked(e.value) == "A + eye" and "the matrix A + eye is exactly singular" in e.value.message

@@ -89,13 +89,14 @@ class Derivative:
     def evaluate(self, values: Mapping[str, object]):
         """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar).
         An EvaluationError points at the subexpression of f's text it comes from, where known."""
+        full = values
         try:
-            return self._evaluate(values)
+            full = _with_dimensions(self.f.node, values, self.wrt)
+            return self._evaluate(full)
         except EvaluationError as e:
-            raise self.f.locate(diagnose(self.node, values, e), built=True) from None
+            raise self.f.locate(diagnose(self.node, full, e), built=True) from None
 
     def _evaluate(self, values: Mapping[str, object]):
-        values = _with_dimensions(self.f.node, values, self.wrt)
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
         from matcalc.generate.run import evaluate_planned  # the planner shared with codegen

@@ -373,7 +373,7 @@ def diagnose(root: Node | None, values: Mapping[str, object], err: EvaluationErr
     if getattr(err, "node", None) is not None or root is None:
         return err
     try:
-        evaluate_node(root, {**{k: v for k, v in values.items()}})
+        evaluate_node(root, values)
     except EvaluationError as e:
         if e.node is not None:
             return e
