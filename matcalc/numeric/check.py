@@ -99,14 +99,14 @@ def extrapolated_difference(fn, x: np.ndarray, symmetric: bool = False, starts=(
         scale = max(1.0, abs(float(x[idx])) if x.shape else abs(float(x)))
         best, best_err = None, np.inf
         for h in starts:
-            estimate, err = _ridders(fn, x, e, h * scale, shrink, levels)
+            estimate, err = ridders(fn, x, e, h * scale, shrink, levels)
             if estimate is not None and err < best_err:
                 best, best_err = estimate, err
         out[(Ellipsis,) + idx] = best if best is not None else np.nan
     return out
 
 
-def _ridders(fn, x, e, step, shrink, levels):
+def ridders(fn, x, e, step, shrink, levels):
     """One Ridders tableau from ``step``: the best extrapolated derivative and its error estimate
     (max-norm over the entries), or (None, inf) when no two levels were finite."""
     best, best_err = None, np.inf
