@@ -186,14 +186,19 @@ class Step:
 @dataclass(frozen=True)
 class Verdict:
     """The numerical verification of one step: ``ok``, the measured ``error`` (relative), and why
-    a step could not be checked (``note``)."""
+    a step could not be checked (``note``).  ``undefined``: the step could not be evaluated at any
+    point drawn (a rule applied where f is not differentiable, e.g. d‖u‖ = uᵀdu/‖u‖ with u ≡ 0);
+    it is then neither verified (``ok`` is False) nor a failure."""
 
     step: Step
     ok: bool
     error: Optional[float]
     note: str = ""
+    undefined: bool = False
 
     def __str__(self) -> str:
+        if self.undefined:
+            return f"– {self.note}"
         if self.error is None:
             return "✓" if self.ok else f"✗ {self.note}"
         return f"{'✓' if self.ok else '✗'} {self.error:.0e}"

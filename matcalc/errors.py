@@ -75,4 +75,26 @@ class UnsupportedError(MatcalcError):
 
 
 class EvaluationError(MatcalcError):
-    """Values given for evaluation are missing, of the wrong rank, or of inconsistent sizes."""
+    """Values given for evaluation are missing, of the wrong rank, or of inconsistent sizes, or an
+    expression is undefined at them; ``node`` is the IR subexpression it was raised at (None when
+    it concerns the values as a whole), which a parsed expression turns into a caret."""
+
+    node = None
+
+
+#: The highest order of derivative matcalc computes (the CLI, the REPL and the API share it).
+ORDER_MAX = 6
+
+
+def checked_order(order: object) -> int:
+    """``order`` as an int in 1 … ORDER_MAX, else a :class:`MatcalcError` saying the bound.
+
+    A bool is not an order (``True`` would silently be 1); a NumPy integer is accepted."""
+    import numbers
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
+        raise MatcalcError(f"order must be an integer 1 … {ORDER_MAX}, not {order!r}")
+    k = int(order)
+    if not 1 <= k <= ORDER_MAX:
+        raise MatcalcError(f"order must be 1 … {ORDER_MAX} (1 the gradient or Jacobian, 2 the Hessian, …), "
+                           f"not {k}")
+    return k

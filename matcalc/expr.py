@@ -5,6 +5,7 @@ from typing import Mapping
 
 from matcalc.ir.nodes import Node, variables as ir_variables
 from matcalc.front.program import Decls, parse_node
+from matcalc.front.spans import SourceMap
 from matcalc.ir.types import type_of_var
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
@@ -22,13 +23,14 @@ def user_shape(shape: tuple) -> tuple:
 class Expr:
     """A parsed, typed expression.  ``==`` compares structure (with shapes and kinds)."""
 
-    __slots__ = ("node", "_inferred")
+    __slots__ = ("node", "_inferred", "spans")
 
-    def __init__(self, node: Node, inferred: Mapping[str, str] | None = None):
+    def __init__(self, node: Node, inferred: Mapping[str, str] | None = None, spans: SourceMap | None = None):
         if not isinstance(node, Node):
             raise TypeError("Expr wraps an IR node; use matcalc.parse(text) for text")
         self.node = node
         self._inferred = dict(inferred or {})
+        self.spans = spans  # where its subexpressions stand in the text it was parsed from (None if built)
 
     @property
     def inferred(self) -> dict[str, str]:
@@ -48,8 +50,17 @@ class Expr:
 
     def evaluate(self, values: Mapping[str, object]):
         """The value with NumPy: a float, a 1-D array for a vector, a 2-D array for a matrix."""
+        from matcalc.errors import EvaluationError
         from matcalc.numeric.evaluate import evaluate
-        return evaluate(self.node, values)
+        try:
+            return evaluate(self.node, values)
+        except EvaluationError as e:
+            raise self.locate(e) from None
+
+    def locate(self, err, built: bool = False):
+        """``err`` (an error raised evaluating this expression, or one the engine ``built`` from it)
+        with a caret at the subexpression it names, when this expression was parsed from text."""
+        return self.spans.locate(err, built) if self.spans is not None else err
 
     def latex(self) -> str:
         return to_latex(self.node, shared=True)
@@ -76,4 +87,4 @@ def parse(text: str, decls: Decls = None) -> Expr:
     ``decls`` maps names to types (``"matrix(m,n)"``) or is a text of declarations.
     """
     node, program = parse_node(text, decls)
-    return Expr(node, program.inferred)
+    return Expr(node, program.inferred, program.spans)

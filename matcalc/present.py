@@ -114,7 +114,7 @@ def derivation_text(d, verdicts: Optional[list] = None, defined: bool = False) -
             line = step.after.text(where=False)
         if verdicts is not None:
             v = verdicts[i]
-            mark = ("✓" if v.ok else "✗") + (f" {v.error:.0e}" if v.error is not None else "      ")
+            mark = ("✓" if v.ok else "–" if v.undefined else "✗") + (f" {v.error:.0e}" if v.error is not None else "      ")
             line = f"{mark:<8} {line}"
         lines.append(line)
     return "\n".join(lines)

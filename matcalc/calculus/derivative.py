@@ -19,8 +19,8 @@ from typing import Mapping, Optional, Union
 from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
-from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.numeric.evaluate import bind, to_user
+from matcalc.errors import EvaluationError, MatcalcError, UnsupportedError, checked_order
+from matcalc.numeric.evaluate import bind, diagnose, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, columns_first, cotangent, substitute, vec_jacobian
@@ -87,8 +87,16 @@ class Derivative:
         return text
 
     def evaluate(self, values: Mapping[str, object]):
-        """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar)."""
-        values = _with_dimensions(self.f.node, values, self.wrt)
+        """The derivative's value, a NumPy array of shape :attr:`shape` (a float for a scalar).
+        An EvaluationError points at the subexpression of f's text it comes from, where known."""
+        full = values
+        try:
+            full = _with_dimensions(self.f.node, values, self.wrt)
+            return self._evaluate(full)
+        except EvaluationError as e:
+            raise self.f.locate(diagnose(self.node, full, e), built=True) from None
+
+    def _evaluate(self, values: Mapping[str, object]):
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
         from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
@@ -165,7 +173,7 @@ def _as_expr(f, decls: Decls) -> tuple:
         return Expr(f), None
     if isinstance(f, str):
         node, program = parse_node(f, decls)
-        return Expr(node, program.inferred), program
+        return Expr(node, program.inferred, program.spans), program
     raise MatcalcError(f"f must be an expression text or an Expr, not {type(f).__name__}")
 
 
@@ -200,8 +208,7 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     variable, the Jacobian of a vector f w.r.t. a vector x is (len f, len x), a Hessian w.r.t.
     x has shape x.shape + x.shape.
     """
-    if not isinstance(order, int) or order < 1:
-        raise MatcalcError(f"order must be a positive integer, not {order!r}")
+    order = checked_order(order)
     expr, x = _resolve(f, wrt, decls)
     node = expr.node
     record = Derivation(expr, x)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Optional, Union
 
 from matcalc.errors import ParseError, ShapeError
 from matcalc.ir.nodes import FUNCTIONS, OPS, Const, Node, Num, Op, Var
 from matcalc.ir.shapes import product_op
 from matcalc.ir.types import Type, make_type, parse_type, type_of_var
+from matcalc.front.spans import SourceMap
 from matcalc.front.syntax import Syn, parse_syntax, tspan
 from matcalc.front.infer import (CONSTANT_CALLS, State, constant_dims, dim_of, infer_statement, name_dims,
                                  node_text, walk_new)
@@ -37,6 +38,7 @@ class Program:
     expressions: list   # Node per expression statement, in order
     source: str
     inferred: dict = field(default_factory=dict)  # name -> reason, for undeclared variables
+    spans: Optional[SourceMap] = None  # where each built node stands in ``source`` (for evaluation errors)
 
 
 @dataclass
@@ -207,6 +209,7 @@ class _Reader:
         self.text = text
         self.state = State()
         self.declared = dict(declared)
+        self.given = dict(declared)  # the declarations passed in (decls), which the text may not contradict
         self.known_vars: dict[str, Var] = {}
         self.taken: set = set()
         for name, item in (known or {}).items():
@@ -331,6 +334,7 @@ def _predeclare(reader: "_Reader", stmts: list[Syn]) -> None:
     """Declarations hold for the whole text, wherever they stand (but not after a definition
     of the same name)."""
     defined: set[str] = set()
+    first: dict[str, Syn] = {}  # name -> its first declaration in this text
     for stmt in stmts:
         if stmt.kind == "defn":
             defined.add(stmt.head)
@@ -342,10 +346,28 @@ def _predeclare(reader: "_Reader", stmts: list[Syn]) -> None:
             if old is not None and str(type_of_var(old)) != str(t):
                 raise ParseError(f"{stmt.head} is already {type_of_var(old)}; it cannot become {t}",
                                  reader.text, stmt.span)
+            _check_redeclaration(reader, stmt, t, first.get(stmt.head))
+            first.setdefault(stmt.head, stmt)
             reader.declared[stmt.head] = t
             reader.state.declare(stmt.head, t.kind, t.shape())
             reader.seen.setdefault(stmt.head)
             reader.taken |= {d for d in t.dims if isinstance(d, str)}
+
+
+def _check_redeclaration(reader: "_Reader", stmt: Syn, t: Type, earlier: Syn | None) -> None:
+    """A second declaration of a name must say the same type as the first (in this text, or in
+    ``decls``): two different types for one name are an error at the second, naming the first,
+    never silently resolved.  Saying the same type again is allowed."""
+    name, text = stmt.head, reader.text
+    if earlier is not None:
+        before = _type_of(earlier.args[0], text)
+        if str(before) != str(t):
+            e = ParseError("", text, earlier.span)
+            raise ParseError(f"{name} is declared twice with different types: {before} at line {e.line}, "
+                             f"column {e.column}, and {t} here; declare it once", text, stmt.span)
+    elif name in reader.given and str(reader.given[name]) != str(t):
+        raise ParseError(f"{name} is declared {reader.given[name]} in decls but {t} here; "
+                         "declare it once (drop one of the two)", text, stmt.span)
 
 
 def parse_program(text: str, decls: Decls = None) -> Program:
@@ -398,7 +420,9 @@ def parse_program(text: str, decls: Decls = None) -> Program:
             inferred[n] = s.reasons.get(n, "")
     defs = {stmt.head: built[id(body)] for stmt, body, _ in pending if stmt.kind == "defn"}
     exprs = [built[id(body)] for stmt, body, _ in pending if stmt.kind == "expr"]
-    return Program(all_types, defs, exprs, text, inferred)
+    spans = SourceMap(text, ((built[id(syn)], syn.span) for syn in walk_new(roots, {})
+                             if syn.kind != "ref" and id(syn) in built))
+    return Program(all_types, defs, exprs, text, inferred, spans)
 
 
 def parse_statements(text: str, known: Mapping[str, Union[Var, Node]] = None, decls: Decls = None) -> list[Statement]:

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Mapping, Optional
 
 from matcalc.errors import MatcalcError, ParseError, ShapeError
 from matcalc.front.parser import Type, parse_program, parse_statements, parse_syntax, type_of_var
+from matcalc.front.spans import balanced_span  # noqa: F401 - used here, and imported from here by the REPL
 from matcalc.ir.nodes import FUNCTIONS, Node, Op, Var, fold, variables
 
 #: Names the language gives a meaning, which a session cannot rebind.
@@ -64,29 +65,6 @@ def relocate(err: MatcalcError, source: str, offset: int, fallback: tuple) -> Ma
     return err
 
 
-def balanced_span(text: str, span: tuple) -> tuple:
-    """``span`` widened over the parentheses the syntax tree leaves out: the span of ``(x + y)*2``
-    starts at ``x``, that of ``2*(x + y)`` ends at ``y``.  Widens while the piece has unmatched
-    brackets and the neighbouring character (past blanks) is the missing one."""
-    start, end = span
-    depth = text.count("(", start, end) - text.count(")", start, end)
-    while depth > 0:
-        j = end
-        while j < len(text) and text[j] in " \t\f\r\n":
-            j += 1
-        if j >= len(text) or text[j] != ")":
-            break
-        end, depth = j + 1, depth - 1
-    while depth < 0:
-        j = start - 1
-        while j >= 0 and text[j] in " \t\f\r\n":
-            j -= 1
-        if j < 0 or text[j] != "(":
-            break
-        start, depth = j, depth + 1
-    return start, end
-
-
 @dataclass(frozen=True)
 class Entry:
     """One accepted statement, as the session's log keeps it for saving and replaying.
@@ -116,6 +94,7 @@ class Outcome:
     type: Optional[Type]
     inferred: dict
     span: tuple
+    previous: Optional[Type] = None   # a redeclaration: the variable's type before it
 
 
 class Session:
@@ -158,7 +137,9 @@ class Session:
         """Apply every statement of ``text``; on any error raise it (located in ``text``) and keep
         the session exactly as it was."""
         trial = self.copy()
-        outcomes = [trial._statement(text, stmt) for stmt in parse_syntax(text)]
+        stmts = parse_syntax(text)
+        _no_conflicting_declarations(text, stmts)
+        outcomes = [trial._statement(text, stmt) for stmt in stmts]
         self._become(trial)
         return outcomes
 
@@ -261,8 +242,9 @@ class Session:
         except MatcalcError as err:
             raise relocate(err, text, start, stmt.span) from None
         name_span = (start, start + len(name))
+        before = self.types.get(name)
         self.declare(name, typ, text, name_span)
-        return Outcome("declaration", name, None, typ, {}, stmt.span)
+        return Outcome("declaration", name, None, typ, {}, stmt.span, before if before != typ else None)
 
     def declare(self, name: str, typ: Type, text: str = "", span: Optional[tuple] = None) -> None:
         """Declare ``name``.  Declaring a known variable again with another type replays the whole
@@ -341,6 +323,26 @@ class Session:
                     lines.append(f"# {entry.note}")
                 lines.append(entry.text)
         return "\n".join(lines) + "\n"
+
+
+def _no_conflicting_declarations(text: str, stmts: list) -> None:
+    """One text (a line typed, a file loaded) may not declare a name twice with different types:
+    the error is at the second declaration and names the first.  (Declaring a known variable
+    again on a *later* input is a deliberate redeclaration: :meth:`Session.declare` replays.)"""
+    first: dict[str, tuple] = {}
+    for stmt in stmts:
+        if stmt.kind != "decl":
+            continue
+        try:
+            typ = parse_program(text[stmt.span[0]:stmt.span[1]]).declarations[stmt.head]
+        except MatcalcError:
+            continue  # the statement's own error is raised, located, when it is applied
+        if stmt.head in first and first[stmt.head][0] != typ:
+            before, span = first[stmt.head]
+            at = ParseError("", text, span)
+            raise ParseError(f"{stmt.head} is declared twice with different types: {before} at line {at.line}, "
+                             f"column {at.column}, and {typ} here; declare it once", text, stmt.span)
+        first.setdefault(stmt.head, (typ, stmt.span))
 
 
 class ReplayError(ShapeError):

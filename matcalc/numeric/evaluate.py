@@ -350,11 +350,41 @@ def node_value(node: Node, kids: tuple, arrays: Mapping[str, np.ndarray], dims: 
 def evaluate_node(root: Node, values: Mapping[str, object]) -> np.ndarray:
     """The value of ``root`` as a 2-D array (n×1 for a vector, 1×1 for a scalar)."""
     arrays, dims = bind(root, values)
+
+    def visit(node: Node, kids: tuple) -> np.ndarray:
+        try:
+            return node_value(node, kids, arrays, dims)
+        except EvaluationError as e:
+            raise at_node(e, node)
+        except np.linalg.LinAlgError as e:
+            raise at_node(EvaluationError(f"{_text(node)}: linear algebra failed: {e} (is a matrix singular?)"),
+                          node) from None
+
+    with np.errstate(all="ignore"):
+        return fold(root, visit)
+
+
+def at_node(err: EvaluationError, node: Node) -> EvaluationError:
+    """``err`` marked as raised at ``node`` (the innermost: a mark already there stays), so that
+    the text ``node`` was parsed from can put a caret under it (:mod:`matcalc.front.spans`)."""
+    if getattr(err, "node", None) is None:
+        err.node = node
+    return err
+
+
+def diagnose(root: Node | None, values: Mapping[str, object], err: EvaluationError) -> EvaluationError:
+    """``err`` if it names its node; else the error this module's evaluator raises for ``root`` at
+    ``values``, which does (another evaluator, the planner's, may only know that a solve failed)."""
+    if getattr(err, "node", None) is not None or root is None:
+        return err
     try:
-        with np.errstate(all="ignore"):
-            return fold(root, lambda node, kids: node_value(node, kids, arrays, dims))
-    except np.linalg.LinAlgError as e:
-        raise EvaluationError(f"linear algebra failed: {e} (is a matrix singular?)") from None
+        evaluate_node(root, values)
+    except EvaluationError as e:
+        if e.node is not None:
+            return e
+    except Exception:  # noqa: BLE001 - a diagnosis must never hide the error it diagnoses
+        pass
+    return err
 
 
 def to_user(node: Node, a: np.ndarray):

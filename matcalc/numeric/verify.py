@@ -17,9 +17,9 @@ from typing import Mapping, Optional
 import numpy as np
 
 from matcalc.derivation import Step, Verdict
-from matcalc.errors import MatcalcError
+from matcalc.errors import EvaluationError, MatcalcError
 from matcalc.ir.nodes import Node, Var, postorder_all
-from matcalc.numeric.check import dimension_sizes, finite_point, random_values, relative_error
+from matcalc.numeric.check import ridders, dimension_sizes, finite_point, random_values, relative_error
 from matcalc.numeric.evaluate import bind, node_value, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 
@@ -28,21 +28,52 @@ EQUAL_TOLERANCE = 1e-7
 FIRST_ORDER_TOLERANCE = 1e-5
 
 
+#: Other random points a step is tried at when it is undefined at the first one.
+REDRAWS = 4
+
+
 def verify(d, values: Optional[Mapping[str, object]] = None, seed: Optional[int] = None) -> list:
-    """One :class:`~matcalc.derivation.Verdict` per step of the derivative ``d``, in order."""
+    """One :class:`~matcalc.derivation.Verdict` per step of the derivative ``d``, in order.
+
+    A step that cannot be evaluated at the point (it divides by zero there, or leaves its
+    domain: the rule is applied where f is not differentiable) is tried again at up to REDRAWS
+    other random points (not when ``values`` are given); undefined at all of them, its verdict
+    says so (``undefined``), which is not a failure: a step that evaluates but does not hold is."""
     rng = np.random.default_rng(seed)
+    variables = _step_variables(d.steps)
+    base = _Point(_point(d, variables, rng, values))
+    moved: dict = {}   # (variable, direction) -> the points x ± εV, shared by every differential step
+    verdicts = [_verify(step, base, moved) for step in d.steps]
+    others: list = []  # the redrawn points, made when first needed and shared by the steps
+    for i, v in enumerate(verdicts):
+        if not v.undefined or values is not None:
+            continue
+        for k in range(REDRAWS):
+            if k == len(others):
+                others.append((_Point(_point(d, variables, rng, None)), {}))
+            again = _verify(v.step, *others[k])
+            if not again.undefined:
+                verdicts[i] = again
+                break
+        else:
+            verdicts[i] = Verdict(v.step, False, None, f"not checked: undefined at each of {REDRAWS + 1} random "
+                                  f"points ({v.note}); the step's rule does not apply where f is not "
+                                  "differentiable", undefined=True)
+    return verdicts
+
+
+def _point(d, variables: dict, rng, values: Optional[Mapping[str, object]]) -> dict:
+    """Values for f's variables (``values``, or a point where f is finite), the variable and every
+    direction the steps mention, and the dimension sizes."""
     f, x = d.f.node, d.wrt
     point = dict(values) if values is not None else finite_point(f, rng)
     sizes = {**dimension_sizes(f, x), **bind(f, point)[1]}
     if x.name not in point:
         point.update(random_values(x, rng, sizes=sizes))
-    for var in _step_variables(d.steps).values():
+    for var in variables.values():
         if var.name not in point:
             point.update(random_values(var, rng, sizes=sizes))
-    point = {**sizes, **point}
-    base = _Point(point)
-    moved: dict = {}   # (variable, direction) -> the points x ± εV, shared by every differential step
-    return [_verify(step, base, moved) for step in d.steps]
+    return {**sizes, **point}
 
 
 class _Point:
@@ -117,6 +148,8 @@ def _verify(step: Step, at: _Point, moved: dict) -> Verdict:
             want = multilinear_entries(step.before, step.directions, step.before.shape, step.wrt, len(step.directions),
                                        values)
             return _within(step, relative_error(got, want), EQUAL_TOLERANCE)
+    except EvaluationError as e:  # undefined here (a division by zero, outside a domain)
+        return Verdict(step, False, None, e.message, undefined=True)
     except (MatcalcError, ValueError, FloatingPointError, KeyError) as e:
         return Verdict(step, False, None, f"could not be evaluated: {e}")
     return Verdict(step, False, None, f"no check for {step.check!r}")
@@ -135,7 +168,18 @@ def _first_order(step: Step, at: _Point, moved: dict) -> float:
         moved[key] = (h, at.moved(x, h, v), at.moved(x, -h, v))
     h, plus, minus = moved[key]
     numeric = (np.asarray(plus(step.before)) - np.asarray(minus(step.before))) / (2 * h)
-    return relative_error(at(step.after), numeric)
+    want = at(step.after)
+    error = relative_error(want, numeric)
+    if not error <= FIRST_ORDER_TOLERANCE:  # one step may have lost the digits: extrapolate to step 0
+        x0 = np.asarray(at.values[x.name], dtype=float)
+        scale = max(1.0, float(np.max(np.abs(x0), initial=0.0))) / max(1.0, float(np.max(np.abs(v), initial=0.0)))
+
+        def along(t):
+            return np.asarray(at.moved(x, float(t), v)(step.before), dtype=float)
+        better, _ = ridders(along, np.array(0.0), np.array(1.0), 1e-3 * scale, 1.4, 8)
+        if better is not None:
+            error = min(error, relative_error(want, better))
+    return error
 
 
 def _contraction(step: Step, at: _Point) -> float:

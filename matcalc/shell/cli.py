@@ -23,11 +23,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from matcalc.errors import EvaluationError, MatcalcError
+from matcalc.errors import ORDER_MAX, EvaluationError, MatcalcError, checked_order
 from matcalc.expr import Expr, parse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-ORDER_MAX = 6
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 EXAMPLES: dict[str, str] = {}
@@ -291,14 +290,15 @@ def _evaluate(args) -> int:
 # ------------------------------------------------------------------------------ diff
 
 def _order(text: str) -> int:
+    """--order: the API's own bound (:func:`matcalc.errors.checked_order`), as a usage error."""
     try:
         k = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"order must be an integer 1 … {ORDER_MAX}, not {text!r}") from None
-    if not 1 <= k <= ORDER_MAX:
-        raise argparse.ArgumentTypeError(f"order must be 1 … {ORDER_MAX} (1 the gradient or Jacobian, "
-                                         f"2 the Hessian, …), not {k}")
-    return k
+    try:
+        return checked_order(k)
+    except MatcalcError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
 
 
 def _diff_args(p):
@@ -349,7 +349,7 @@ def _diff(args) -> int:
         variables = dict(d.f.variables)
         variables.setdefault(d.wrt.name, _type_text(d.wrt))
         verdicts = d.verify(seed=0) if args.check else None
-        if verdicts is not None and not all(s.ok for s in verdicts):
+        if verdicts is not None and not all(s.ok or s.undefined for s in verdicts):
             status = EXIT_FAILED
         print_json(success(str(d), d.latex(), _shape_list(d.shape), variables,
                            [step_line(s, d.wrt.name) for s in d.steps], _verdict_json(v) if v is not None else None,
@@ -357,7 +357,7 @@ def _diff(args) -> int:
                            convention=d.convention,
                            verification=None if verdicts is None else
                            [{"step": i, "ok": s.ok, "error": s.error if s.error is None or np.isfinite(s.error) else None,
-                             "note": s.note} for i, s in enumerate(verdicts, 1)]))
+                             "note": s.note, "undefined": s.undefined} for i, s in enumerate(verdicts, 1)]))
         return status
     if args.format == "latex":
         print(d.latex())
@@ -383,11 +383,17 @@ def _diff(args) -> int:
         for line in derivation_text(d, verdicts, defined=True).splitlines():   # the result's t1 = … are above
             print("  " + line)
         if verdicts is not None:
-            failed = [i for i, s in enumerate(verdicts, 1) if not s.ok]
+            failed = [i for i, s in enumerate(verdicts, 1) if not s.ok and not s.undefined]
             if failed:
                 print(f"verification: FAILED at step(s) {', '.join(map(str, failed))}", file=sys.stderr)
                 return EXIT_FAILED
-            print(f"verification: all {len(verdicts)} steps hold")
+            undefined = [i for i, s in enumerate(verdicts, 1) if s.undefined]
+            if undefined:
+                print(f"verification: {len(verdicts) - len(undefined)} steps hold; step(s) "
+                      f"{', '.join(map(str, undefined))} could not be checked: undefined at every point drawn "
+                      "(f is not differentiable there)")
+            else:
+                print(f"verification: all {len(verdicts)} steps hold")
     return status
 
 

@@ -199,6 +199,8 @@ class Explorer:
 
     def _show_outcome(self, o) -> None:
         if o.kind == "declaration":
+            if o.previous is not None:  # a redeclaration replays the session: say so, it changes things
+                self.write(f"{o.name}: {o.type} (was {o.previous}; the session was replayed under the new type)")
             return
         if o.kind == "definition":
             self.write(f"{o.name}: {shape_words(o.node.shape)}")
