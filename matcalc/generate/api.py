@@ -147,7 +147,7 @@ def _lower_output(planner: Planner, o: Output, fn: Function):
         from matcalc.generate.index import lower_index_form
         return lower_index_form(planner, o.index, {v.name: v for v in fn.variables}, o.shape)
     if o.unvec is not None:
-        return planner.unvec(planner.lower(o.node), o.unvec)
+        return planner.vec_form(o.node, o.unvec)
     return planner.lower(o.node)
 
 
