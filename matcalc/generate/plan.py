@@ -515,7 +515,7 @@ class Planner:
         total = None
         for coef, scal, den, items in terms:
             s = self._scalar_factor(coef, scal, den)
-            value = self._vec_chain(items, dims, s) if items else None
+            value = self._vec_chain(items, dims, s)
             if value is None:
                 value = self._dense_vec(self._dense_product(items, s, node.shape), dims)
             total = value if total is None else self.mk("add", (total, value), shape=out_shape)
@@ -608,7 +608,7 @@ class Planner:
                 factors.append(("diag", u))
             else:
                 factors.append(("plain", (n, tr)))
-        if conflict or all(kind == "plain" for kind, _ in factors):
+        if conflict or (factors and all(kind == "plain" for kind, _ in factors)):
             return None
         changed = True
         while changed:                          # a diagonal has the same split on both sides
