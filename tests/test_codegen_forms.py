@@ -204,3 +204,36 @@ def test_order_errors_and_cli(tmp_path, capsys):
     spec.loader.exec_module(module)
     x = np.arange(1.0, 4.0)
     assert np.allclose(module.derivative(x=x), matcalc.diff("norm2(x)^4", "x", order=3).evaluate({"x": x}))
+
+
+# ------------------------------------------------------------------------------ plans owned by their user
+
+def test_evaluate_plans_live_on_the_derivative():
+    from matcalc.generate import run
+    assert not any(hasattr(v, "cache_info") for v in vars(run).values())     # no module-level memo
+    d = matcalc.diff("norm2(X*w - y)^2", "w")
+    rng = np.random.default_rng(0)
+    vals = {"X": rng.normal(size=(5, 3)), "w": rng.normal(size=3), "y": rng.normal(size=5)}
+    first = d.evaluate(vals)
+    assert np.allclose(d.evaluate(vals), first) and len(d._evaluator.plans) == 1
+    d.evaluate({"X": rng.normal(size=(6, 2)), "w": rng.normal(size=2), "y": rng.normal(size=6)})
+    assert len(d._evaluator.plans) == 2
+    for i in range(3, 3 + run.Evaluator.MAX_PLANS):
+        d.evaluate({"X": rng.normal(size=(i + 4, i)), "w": rng.normal(size=i), "y": rng.normal(size=i + 4)})
+    assert len(d._evaluator.plans) == run.Evaluator.MAX_PLANS
+
+
+def test_several_derivatives_in_one_plan():
+    """evaluate_many shares the forward pass between the gradients w.r.t. W1 and W2."""
+    from matcalc.generate import run
+    f = "sum(tanh(W2*tanh(W1*x)))"
+    ds = [matcalc.diff(f, w) for w in ("W1", "W2")]
+    rng = np.random.default_rng(1)
+    vals = {"x": rng.normal(size=3), "W1": rng.normal(size=(4, 3)), "W2": rng.normal(size=(2, 4))}
+    ev = run.for_derivatives(ds)
+    got = run.evaluate_many(ds, vals, ev)
+    for g, d in zip(got, ds):
+        assert np.allclose(g, d.evaluate(vals))
+    (key,) = ev.plans                       # one plan, for the sizes of vals
+    program, _ = ev.plans[key]
+    assert sum(1 for n in program if n.op == "tanh") == 2   # tanh(W1*x), tanh(W2*·): once for both gradients
