@@ -235,5 +235,25 @@ def test_several_derivatives_in_one_plan():
     for g, d in zip(got, ds):
         assert np.allclose(g, d.evaluate(vals))
     (key,) = ev.plans                       # one plan, for the sizes of vals
-    program, _ = ev.plans[key]
+    program = ev.plans[key][0]
     assert sum(1 for n in program if n.op == "tanh") == 2   # tanh(W1*x), tanh(W2*·): once for both gradients
+
+
+def test_in_place_steps_never_touch_inputs_or_shared_values():
+    """The interpreter writes an elementwise result into an argument's array only where nothing
+    else sees that array: the inputs are unchanged, and values used twice stay right."""
+    from matcalc.generate import run
+    f = "norm2(W2*tanh(W1*X) - Y)^2 + sum(exp(W1*X) .* exp(W1*X))"
+    rng = np.random.default_rng(2)
+    vals = {"W1": rng.normal(size=(4, 3)), "W2": rng.normal(size=(2, 4)), "X": rng.normal(size=(3, 5)),
+            "Y": rng.normal(size=(2, 5))}
+    copies = {k: v.copy() for k, v in vals.items()}
+    ds = [matcalc.diff(f, w) for w in ("W1", "W2")]
+    ev = run.for_derivatives(ds)
+    got = [run.evaluate_many(ds, vals, ev) for _ in range(2)]
+    _, reusable = next(iter(ev.plans.values()))[2]
+    assert reusable, "some step should run in place"
+    gen = matcalc.compile(f, ["W1", "W2"]).value_and_grad(**vals)[1]
+    for a, b, c in zip(got[0], got[1], gen):
+        assert np.allclose(a, c) and np.array_equal(a, b)
+    assert all(np.array_equal(vals[k], copies[k]) for k in vals)
