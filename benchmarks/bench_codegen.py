@@ -205,10 +205,12 @@ class Table:
     returns the candidates (label key -> zero-argument callable) for one problem; every row is
     timed the same way (:func:`measure`)."""
 
-    def __init__(self, out, args, title: str, columns: list, ratios: list, labels: dict):
+    def __init__(self, out, args, title: str, columns: list, ratios: list, labels: dict, short: dict = None):
         self.out, self.args, self.columns, self.ratios = out, args, columns, ratios
         out(f"\n## {title}\n")
-        heads = [labels[c] for c in columns] + [f"{labels[a]} / {labels[b]}" for a, b in ratios]
+        short = {**SHORT, **(short or {})}
+        heads = [labels[c] for c in columns] + [f"{short.get(a, labels[a])} / {short.get(b, labels[b])}"
+                                                for a, b in ratios]
         out("| problem | " + " | ".join(heads) + " |")
         out("|---|" + "---:|" * len(heads))
 
@@ -251,6 +253,8 @@ def jax_hvp(loss, i, jax):
     return jax.jit(hvp)
 
 
+SHORT = {"hand": "hand", "gen": "gen NumPy", "eval": "evaluate", "eval_one": "one plan", "torch": "torch",
+         "gen_torch": "gen torch", "jax": "jax", "gen_jax": "gen JAX"}
 LABELS = {"hand": "hand NumPy", "gen": "generated NumPy", "eval": "Derivative.evaluate",
           "eval_one": "evaluate, one plan", "torch": "torch autograd", "gen_torch": "generated torch",
           "jax": "jax.jit(value_and_grad)", "gen_jax": "generated JAX"}
@@ -423,7 +427,8 @@ def vec_forms(out, args, np, matcalc, torch, jax, jnp, rng):
     labels = {**LABELS, "hand": "dense Kronecker (before)", "torch": "torch.func.hessian", "jax": "jax.jit(jax.hessian)"}
     table = Table(out, args, f"Vec-form Hessian: logistic regression w.r.t. X ({n}×{m}; output {n}·{m}·{n}·{m})",
                   ["hand", "gen", "eval", "torch", "jax", "gen_jax"],
-                  [("hand", "gen"), ("eval", "gen"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax")], labels)
+                  [("hand", "gen"), ("eval", "gen"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax")], labels,
+                  {"hand": "dense"})
     r = {"hand": lambda: dense(**vals), "gen": lambda: gen.hessian(**vals), "eval": lambda: d2.evaluate(vals)}
     if torch is not None:
         tv = [torch.as_tensor(vals[k]) for k in ("X", "w", "y")]
@@ -445,7 +450,8 @@ def conv_tables(out, args, torch, rng):
     labels = {"torch": "torch backward (∂L/∂V, ∂L/∂W)", "both": "generated grad_input_and_weight",
               "gen": "generated grad_input + grad_weight"}
     table = Table(out, args, "Conv gradients, torch target (N=8, C=64, 56×56, 3×3, padding 1)",
-                  ["torch", "both", "gen"], [("both", "torch"), ("gen", "torch")], labels)
+                  ["torch", "both", "gen"], [("both", "torch"), ("gen", "torch")], labels,
+                  {"both": "both", "gen": "separate"})
     layers = [("dense 3×3", 1, 1, False), ("dense 3×3, stride 2", 1, 2, False), ("depthwise 3×3", 64, 1, False),
               ("transposed 3×3, stride 2", 1, 2, True), ("transposed depthwise 3×3", 64, 1, True)]
     for title, groups, stride, transposed in layers:
@@ -466,7 +472,7 @@ def conv_tables(out, args, torch, rng):
                           "gen": lambda: (gen["grad_input"](Vd, Wd, delta), gen["grad_weight"](Vd, Wd, delta))})
     labels = {"torch": "torch backward (∂L/∂V)", "gen": "generated grad_input"}
     table = Table(out, args, "Average pooling, torch target (N=8, C=64, 56×56)", ["torch", "gen"],
-                  [("gen", "torch")], labels)
+                  [("gen", "torch")], labels, {"gen": "generated"})
     for k, s in [(2, 2), (3, 1)]:
         V = torch.as_tensor(rng.normal(size=(8, 64, 56, 56))).requires_grad_(True)
         Z = F.avg_pool2d(V, k, s, 1 if k == 3 else 0)
