@@ -189,12 +189,6 @@ def _in_place(op: str, a: list, candidates: tuple):
     return None
 
 
-def evaluate_planned(root: Node, values: Mapping[str, object]) -> np.ndarray:
-    """The value of ``root`` as a 2-D array (n×1 for a vector, 1×1 for a scalar), planned afresh."""
-    (value,), size = Evaluator([root]).raw(values)
-    return np.reshape(np.asarray(value, dtype=float), (size(root.shape[0]), size(root.shape[1])))
-
-
 def for_derivatives(derivatives: Sequence) -> "Evaluator":
     """One :class:`Evaluator` for several derivatives with matrix or vec forms, planned into
     one program, so the subexpressions they share (a network's forward pass) are computed
