@@ -3,6 +3,9 @@
 
     python benchmarks/bench_codegen.py [--threads 1] [--rounds 3] [--repeats 7] [--only gradients,hessians,...]
 
+Every table is a :class:`Table`: its rows are timed by one :func:`measure`, so the timing code
+exists once.
+
 Every time is a median: over ``--repeats`` samples in a block (each sample loops a call until it
 has run ≥ 20 ms), then over ``--rounds`` blocks per candidate taken in turn; each ratio is the
 median of the per-round ratios.  One run, the same inputs, float64.  BLAS and framework threads are
@@ -197,9 +200,70 @@ def arg_order(name):
 
 # ------------------------------------------------------------------------------ the runs
 
+class Table:
+    """One results table: a row per problem, a column per candidate and per ratio.  ``build(name)``
+    returns the candidates (label key -> zero-argument callable) for one problem; every row is
+    timed the same way (:func:`measure`)."""
+
+    def __init__(self, out, args, title: str, columns: list, ratios: list, labels: dict, short: dict = None):
+        self.out, self.args, self.columns, self.ratios = out, args, columns, ratios
+        out(f"\n## {title}\n")
+        short = {**SHORT, **(short or {})}
+        heads = [labels[c] for c in columns] + [f"{short.get(a, labels[a])} / {short.get(b, labels[b])}"
+                                                for a, b in ratios]
+        out("| problem | " + " | ".join(heads) + " |")
+        out("|---|" + "---:|" * len(heads))
+
+    def row(self, name: str, candidates: dict) -> None:
+        times, ratios = measure(candidates, self.ratios, self.args.rounds, self.args.repeats)
+        self.out(row(name, times, ratios, self.columns, self.ratios))
+
+
+def torch_autograd_value_and_grad(loss, tv, order, wrt, torch):
+    def autograd():
+        params = {k: (v.detach().requires_grad_(True) if k in wrt else v) for k, v in tv.items()}
+        value = loss(*(params[k] for k in order))
+        return value, torch.autograd.grad(value, [params[k] for k in wrt])
+    return autograd
+
+
+def torch_hvp(loss, tv, i, tdir, torch):
+    grad = torch.func.grad(loss, argnums=i)
+
+    def hvp():
+        def g(z):
+            a = list(tv)
+            a[i] = z
+            return grad(*a)
+        return torch.func.jvp(g, (tv[i],), (tdir,))[1]
+    return hvp
+
+
+def jax_hvp(loss, i, jax):
+    jgrad = jax.grad(loss, argnums=i)
+
+    def hvp(*a_and_v):
+        *a, v = a_and_v
+
+        def g(z):
+            b = list(a)
+            b[i] = z
+            return jgrad(*b)
+        return jax.jvp(g, (a[i],), (v,))[1]
+    return jax.jit(hvp)
+
+
+SHORT = {"hand": "hand", "gen": "gen NumPy", "eval": "evaluate", "eval_one": "one plan", "torch": "torch",
+         "gen_torch": "gen torch", "jax": "jax", "gen_jax": "gen JAX"}
+LABELS = {"hand": "hand NumPy", "gen": "generated NumPy", "eval": "Derivative.evaluate",
+          "eval_one": "evaluate, one plan", "torch": "torch autograd", "gen_torch": "generated torch",
+          "jax": "jax.jit(value_and_grad)", "gen_jax": "generated JAX"}
+
+
 def run(args):
     import numpy as np
     import matcalc
+    from matcalc.generate import run as planned
 
     rng = np.random.default_rng(0)
     probs = problems(rng, np)
@@ -225,93 +289,79 @@ def run(args):
     out(f"NumPy BLAS: {numpy_blas(np)}; torch BLAS: {torch_blas(torch) if torch else '—'}")
     only = set(args.only.split(",")) if args.only else None
 
-    def t(fn):
-        return fn
+    def wanted(section):
+        return not only or section in only
 
-    if not only or "gradients" in only:
-        out("\n## Gradients (value and gradient)\n")
-        out("| problem | hand NumPy | generated NumPy | Derivative.evaluate | torch autograd | generated torch "
-            "| jax.jit(value_and_grad) | generated JAX | gen NumPy / hand | gen NumPy / torch autograd "
-            "| gen JAX / jax | evaluate / gen NumPy |")
-        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if wanted("gradients"):
+        table = Table(out, args, "Gradients (value and gradient)",
+                      ["hand", "gen", "eval", "eval_one", "torch", "gen_torch", "jax", "gen_jax"],
+                      [("gen", "hand"), ("gen", "torch"), ("gen_jax", "jax"), ("eval", "gen"), ("eval_one", "gen")],
+                      LABELS)
         for name in GRADIENTS:
             f, wrt, vals = probs[name]
             hand, _, _ = hand_numpy(name, np)
             order = arg_order(name)
             gen = matcalc.compile(f, wrt, "numpy")
             ds = [matcalc.diff(f, w) for w in wrt]
-            r = {"hand": t(lambda: hand(*(vals[k] for k in order))),
-                 "gen": t(lambda: gen.value_and_grad(**vals)),
-                 "eval": t(lambda: [d.evaluate(vals) for d in ds])}
+            together = planned.for_derivatives(ds)
+            for a, b in zip(planned.evaluate_many(ds, vals, together), [d.evaluate(vals) for d in ds]):
+                assert np.allclose(a, b), name
+            r = {"hand": lambda: hand(*(vals[k] for k in order)),
+                 "gen": lambda: gen.value_and_grad(**vals),
+                 "eval": lambda: [d.evaluate(vals) for d in ds],
+                 "eval_one": lambda: planned.evaluate_many(ds, vals, together)}
             if torch is not None:
                 tv = {k: torch.as_tensor(v) for k, v in vals.items()}
-                loss = torch_functions(name, torch)
-
-                def autograd():
-                    params = {k: (v.detach().requires_grad_(True) if k in wrt else v) for k, v in tv.items()}
-                    value = loss(*(params[k] for k in order))
-                    grads = torch.autograd.grad(value, [params[k] for k in wrt])
-                    return value, grads
                 gt = matcalc.compile(f, wrt, "torch")
-                r["torch"] = t(autograd)
-                r["gen_torch"] = t(lambda: gt.value_and_grad(**tv))
+                r["torch"] = torch_autograd_value_and_grad(torch_functions(name, torch), tv, order, wrt, torch)
+                r["gen_torch"] = lambda: gt.value_and_grad(**tv)
             if jax is not None:
                 jv = {k: jnp.asarray(v) for k, v in vals.items()}
-                jl = jax_loss(name, jnp, jax)
                 argnums = tuple(order.index(w) for w in wrt)
-                jg = jax.jit(jax.value_and_grad(jl, argnums=argnums))
+                jg = jax.jit(jax.value_and_grad(jax_loss(name, jnp, jax), argnums=argnums))
                 gj = matcalc.compile(f, wrt, "jax")
-                r["jax"] = t(lambda: block(jg(*(jv[k] for k in order))))
-                r["gen_jax"] = t(lambda: block(gj.value_and_grad(**jv)))
-            ratios = [("gen", "hand"), ("gen", "torch"), ("gen_jax", "jax"), ("eval", "gen")]
-            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
-                    ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"], ratios))
+                r["jax"] = lambda: block(jg(*(jv[k] for k in order)))
+                r["gen_jax"] = lambda: block(gj.value_and_grad(**jv))
+            table.row(name, r)
 
-    if not only or "hessians" in only:
-        out("\n## Hessians\n")
-        out("| problem | hand NumPy | generated NumPy | Derivative.evaluate | torch.func.hessian | generated torch "
-            "| jax.jit(jax.hessian) | generated JAX | gen NumPy / hand | torch.func.hessian / gen NumPy "
-            "| jax.hessian / gen NumPy | jax.hessian / gen JAX | evaluate / gen NumPy |")
-        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if wanted("hessians"):
+        labels = {**LABELS, "torch": "torch.func.hessian", "jax": "jax.jit(jax.hessian)"}
+        table = Table(out, args, "Hessians", ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"],
+                      [("gen", "hand"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax"), ("eval", "gen")], labels)
         for name in HESSIANS:
             f, wrt, vals = probs[name]
             _, hand, _ = hand_numpy(name, np)
             order = arg_order(name)
             x = wrt[0]
+            i = order.index(x)
             gen = matcalc.compile(f, wrt, "numpy", hessian=True)
             d2 = matcalc.diff(f, x, order=2)
             want = d2.evaluate(vals)
-            assert np.allclose(gen.hessian(**vals), want), name
-            r = {"hand": t(lambda: hand(*(vals[k] for k in order))),
-                 "gen": t(lambda: gen.hessian(**vals)),
-                 "eval": t(lambda: d2.evaluate(vals))}
-            i = order.index(x)
+            assert np.allclose(gen.hessian(**vals), want) and np.allclose(hand(*(vals[k] for k in order)), want), name
+            r = {"hand": lambda: hand(*(vals[k] for k in order)), "gen": lambda: gen.hessian(**vals),
+                 "eval": lambda: d2.evaluate(vals)}
             if torch is not None:
                 tv = [torch.as_tensor(vals[k]) for k in order]
-                loss = torch_functions(name, torch)
-                th = torch.func.hessian(loss, argnums=i)
-                assert np.allclose(th(*tv).numpy(), want), name
+                th = torch.func.hessian(torch_functions(name, torch), argnums=i)
+                assert np.allclose(th(*tv).numpy().reshape(want.shape), want), name
                 gt = matcalc.compile(f, wrt, "torch", hessian=True)
                 tvd = dict(zip(order, tv))
-                r["torch"] = t(lambda: th(*tv))
-                r["gen_torch"] = t(lambda: gt.hessian(**tvd))
+                r["torch"] = lambda: th(*tv)
+                r["gen_torch"] = lambda: gt.hessian(**tvd)
             if jax is not None:
                 jv = [jnp.asarray(vals[k]) for k in order]
                 jh = jax.jit(jax.hessian(jax_loss(name, jnp, jax), argnums=i))
                 gj = matcalc.compile(f, wrt, "jax", hessian=True)
                 jvd = dict(zip(order, jv))
-                r["jax"] = t(lambda: block(jh(*jv)))
-                r["gen_jax"] = t(lambda: block(gj.hessian(**jvd)))
-            ratios = [("gen", "hand"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax"), ("eval", "gen")]
-            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
-                    ["hand", "gen", "eval", "torch", "gen_torch", "jax", "gen_jax"], ratios))
+                r["jax"] = lambda: block(jh(*jv))
+                r["gen_jax"] = lambda: block(gj.hessian(**jvd))
+            table.row(name, r)
 
-    if not only or "hvps" in only:
-        out("\n## Hessian-vector products\n")
-        out("| problem | hand NumPy | generated NumPy | torch jvp(grad) | generated torch | jax jit jvp(grad) "
-            "| generated JAX | gen NumPy / hand | torch / gen NumPy | torch / gen torch | gen NumPy / jax "
-            "| gen JAX / jax |")
-        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if wanted("hvps"):
+        labels = {**LABELS, "torch": "torch jvp(grad)", "jax": "jax jit jvp(grad)"}
+        table = Table(out, args, "Hessian-vector products", ["hand", "gen", "torch", "gen_torch", "jax", "gen_jax"],
+                      [("gen", "hand"), ("torch", "gen"), ("torch", "gen_torch"), ("gen", "jax"), ("gen_jax", "jax")],
+                      labels)
         for name in HVPS:
             f, wrt, vals = probs[name]
             _, _, hand = hand_numpy(name, np)
@@ -323,89 +373,138 @@ def run(args):
             hv = {**vals, gen.direction: direction}
             ref = hand(*(vals[k] for k in order), direction)
             assert np.allclose(gen.hvp(**hv), ref), name
-            r = {"hand": t(lambda: hand(*(vals[k] for k in order), direction)), "gen": t(lambda: gen.hvp(**hv))}
+            r = {"hand": lambda: hand(*(vals[k] for k in order), direction), "gen": lambda: gen.hvp(**hv)}
             if torch is not None:
                 tv = [torch.as_tensor(vals[k]) for k in order]
                 tdir = torch.as_tensor(direction)
-                grad = torch.func.grad(torch_functions(name, torch), argnums=i)
-
-                def torch_hvp():
-                    def g(z):
-                        a = list(tv)
-                        a[i] = z
-                        return grad(*a)
-                    return torch.func.jvp(g, (tv[i],), (tdir,))[1]
-                assert np.allclose(torch_hvp().numpy(), ref), name
+                r["torch"] = torch_hvp(torch_functions(name, torch), tv, i, tdir, torch)
+                assert np.allclose(r["torch"]().numpy(), ref), name
                 gt = matcalc.compile(f, wrt, "torch", hvp=True)
                 thv = {**dict(zip(order, tv)), gt.direction: tdir}
-                r["torch"] = t(torch_hvp)
-                r["gen_torch"] = t(lambda: gt.hvp(**thv))
+                r["gen_torch"] = lambda: gt.hvp(**thv)
             if jax is not None:
                 jv = [jnp.asarray(vals[k]) for k in order]
                 jdir = jnp.asarray(direction)
-                jgrad = jax.grad(jax_loss(name, jnp, jax), argnums=i)
-
-                def jhvp(*a_and_v):
-                    *a, v = a_and_v
-
-                    def g(z):
-                        b = list(a)
-                        b[i] = z
-                        return jgrad(*b)
-                    return jax.jvp(g, (a[i],), (v,))[1]
-                jh = jax.jit(jhvp)
+                jh = jax_hvp(jax_loss(name, jnp, jax), i, jax)
                 gj = matcalc.compile(f, wrt, "jax", hvp=True)
                 jhv = {**dict(zip(order, jv)), gj.direction: jdir}
-                r["jax"] = t(lambda: block(jh(*jv, jdir)))
-                r["gen_jax"] = t(lambda: block(gj.hvp(**jhv)))
-            ratios = [("gen", "hand"), ("torch", "gen"), ("torch", "gen_torch"), ("gen", "jax"), ("gen_jax", "jax")]
-            out(row(name, *measure(r, ratios, args.rounds, args.repeats),
-                    ["hand", "gen", "torch", "gen_torch", "jax", "gen_jax"], ratios))
+                r["jax"] = lambda: block(jh(*jv, jdir))
+                r["gen_jax"] = lambda: block(gj.hvp(**jhv))
+            table.row(name, r)
 
-    if torch is not None and (not only or "conv" in only):
-        from matcalc.generate.conv import conv_compile
-        out("\n## Conv gradients, torch target (N=8, C=64, 56×56, 3×3, padding 1)\n")
-        out("| layer | torch backward (∂L/∂V, ∂L/∂W) | generated grad_input_and_weight | generated grad_input + "
-            "grad_weight | both / torch | separate / torch |")
-        out("|---|---:|---:|---:|---:|---:|")
-        for title, groups, stride in [("dense 3×3", 1, 1), ("dense 3×3, stride 2", 1, 2), ("depthwise 3×3", 64, 1)]:
-            V = torch.as_tensor(rng.normal(size=(8, 64, 56, 56))).requires_grad_(True)
-            W = torch.as_tensor(rng.normal(size=(64, 64 // groups, 3, 3))).requires_grad_(True)
-            Z = torch.nn.functional.conv2d(V, W, None, stride, 1, 1, groups)
-            delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
-            gen = conv_compile(2, stride, 1, 1, groups)
-            Vd, Wd = V.detach(), W.detach()
-            cands = {"torch": lambda: torch.autograd.grad(Z, (V, W), delta, retain_graph=True),
-                     "both": lambda: gen["grad_input_and_weight"](Vd, Wd, delta),
-                     "gen": lambda: (gen["grad_input"](Vd, Wd, delta), gen["grad_weight"](Vd, Wd, delta))}
-            times, ratios = measure(cands, [("both", "torch"), ("gen", "torch")], args.rounds, args.repeats)
-            out(f"| {title} | {fmt(times['torch'])} | {fmt(times['both'])} | {fmt(times['gen'])} "
-                f"| {ratios[('both', 'torch')]:.2f}× | {ratios[('gen', 'torch')]:.2f}× |")
+    if wanted("vec"):
+        vec_forms(out, args, np, matcalc, torch, jax, jnp, rng)
 
-    if not only or "symbolic" in only:
-        out("\n## Symbolic work: parse, differentiate and generate for the L-layer chain\n")
-        out("`sum(tanh(W_L*tanh(…tanh(W_1*x))))` w.r.t. W_1, NumPy target.\n")
-        out("| L | parse (s) | diff (s) | codegen (s) | total / L (ms) | generated lines | lines / L |")
-        out("|---:|---:|---:|---:|---:|---:|---:|")
-        from matcalc.generate.api import codegen
-        for depth in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]:
-            layers = " ".join(f"h{i} = tanh(W{i}*h{i - 1});" for i in range(1, depth + 1))
-            text = (f"x: vector(n); {' '.join(f'W{i}: matrix(n,n);' for i in range(1, depth + 1))} h0 = x; "
-                    f"{layers} sum(h{depth})")
-            t0 = time.perf_counter()
-            e = matcalc.parse(text)
-            t1 = time.perf_counter()
-            matcalc.diff(e, "W1")
-            t2 = time.perf_counter()
-            src = codegen(e, ["W1"])            # differentiates again inside; timed as codegen − diff
-            t3 = time.perf_counter()
-            n_lines = src[src.index("def _value_and_grad"):].count("\n")
-            gen = (t3 - t2) - (t2 - t1)
-            out(f"| {depth} | {t1 - t0:.3f} | {t2 - t1:.3f} | {max(gen, 0):.3f} | {1000 * (t3 - t0 - (t2 - t1)) / depth:.2f} "
-                f"| {n_lines} | {n_lines / depth:.1f} |")
+    if torch is not None and wanted("conv"):
+        conv_tables(out, args, torch, rng)
+
+    if wanted("symbolic"):
+        symbolic(out)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
+
+
+def vec_forms(out, args, np, matcalc, torch, jax, jnp, rng):
+    """A vec-form Hessian (the logistic Hessian w.r.t. the matrix X, whose vec form is
+    kron(w, eye)·diag(vec(…))·kron(w', eye)): the einsum lowering against the dense Kronecker
+    sandwich the planner used to build, and against autodiff."""
+    n, m = 150, 30
+    f = "sum(log(1 + exp(-y .* (X*w))))"
+    vals = {"X": rng.normal(size=(n, m)), "w": rng.normal(size=m) / 5, "y": rng.choice([-1.0, 1.0], n)}
+
+    def dense(X, w, y):            # what the old lowering ran: dense kron(w, I) and kron(w', I), then unvec
+        u = y * (X @ w)
+        q = y * y * (0.5 * (1 + np.tanh(0.5 * u))) * (0.5 * (1 + np.tanh(-0.5 * u)))
+        left = np.kron(w[:, None], np.eye(n))
+        J = (left * q[None, :]) @ np.kron(w[None, :], np.eye(n))
+        return J.reshape(m, n, m, n).transpose(1, 0, 3, 2)
+
+    gen = matcalc.compile(f, ["X"], "numpy", hessian=True)
+    d2 = matcalc.diff(f, "X", order=2)
+    want = dense(**vals)
+    assert np.allclose(gen.hessian(**vals), want) and np.allclose(d2.evaluate(vals), want)
+    labels = {**LABELS, "hand": "dense Kronecker (before)", "torch": "torch.func.hessian", "jax": "jax.jit(jax.hessian)"}
+    table = Table(out, args, f"Vec-form Hessian: logistic regression w.r.t. X ({n}×{m}; output {n}·{m}·{n}·{m})",
+                  ["hand", "gen", "eval", "torch", "jax", "gen_jax"],
+                  [("hand", "gen"), ("eval", "gen"), ("torch", "gen"), ("jax", "gen"), ("jax", "gen_jax")], labels,
+                  {"hand": "dense"})
+    r = {"hand": lambda: dense(**vals), "gen": lambda: gen.hessian(**vals), "eval": lambda: d2.evaluate(vals)}
+    if torch is not None:
+        tv = [torch.as_tensor(vals[k]) for k in ("X", "w", "y")]
+        th = torch.func.hessian(torch_functions("logistic", torch), argnums=0)
+        r["torch"] = lambda: th(*tv)
+    if jax is not None:
+        jv = [jnp.asarray(vals[k]) for k in ("X", "w", "y")]
+        jh = jax.jit(jax.hessian(jax_loss("logistic", jnp, jax), argnums=0))
+        gj = matcalc.compile(f, ["X"], "jax", hessian=True)
+        jvd = dict(zip(("X", "w", "y"), jv))
+        r["jax"] = lambda: block(jh(*jv))
+        r["gen_jax"] = lambda: block(gj.hessian(**jvd))
+    table.row("logistic Hessian w.r.t. X", r)
+
+
+def conv_tables(out, args, torch, rng):
+    from matcalc.generate.conv import avgpool_compile, conv_compile, conv_transpose_compile
+    F = torch.nn.functional
+    labels = {"torch": "torch backward (∂L/∂V, ∂L/∂W)", "both": "generated grad_input_and_weight",
+              "gen": "generated grad_input + grad_weight"}
+    table = Table(out, args, "Conv gradients, torch target (N=8, C=64, 56×56, 3×3, padding 1)",
+                  ["torch", "both", "gen"], [("both", "torch"), ("gen", "torch")], labels,
+                  {"both": "both", "gen": "separate"})
+    layers = [("dense 3×3", 1, 1, False), ("dense 3×3, stride 2", 1, 2, False), ("depthwise 3×3", 64, 1, False),
+              ("transposed 3×3, stride 2", 1, 2, True), ("transposed depthwise 3×3", 64, 1, True)]
+    for title, groups, stride, transposed in layers:
+        size = 28 if transposed and stride > 1 else 56          # a stride-2 transposed layer doubles its input
+        V = torch.as_tensor(rng.normal(size=(8, 64, size, size))).requires_grad_(True)
+        if transposed:
+            W = torch.as_tensor(rng.normal(size=(64, 64 // groups, 3, 3))).requires_grad_(True)
+            Z = F.conv_transpose2d(V, W, None, stride, 1, stride - 1, groups)
+            gen = conv_transpose_compile(2, stride, 1, stride - 1, 1, groups)
+        else:
+            W = torch.as_tensor(rng.normal(size=(64, 64 // groups, 3, 3))).requires_grad_(True)
+            Z = F.conv2d(V, W, None, stride, 1, 1, groups)
+            gen = conv_compile(2, stride, 1, 1, groups)
+        delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
+        Vd, Wd = V.detach(), W.detach()
+        table.row(title, {"torch": lambda: torch.autograd.grad(Z, (V, W), delta, retain_graph=True),
+                          "both": lambda: gen["grad_input_and_weight"](Vd, Wd, delta),
+                          "gen": lambda: (gen["grad_input"](Vd, Wd, delta), gen["grad_weight"](Vd, Wd, delta))})
+    labels = {"torch": "torch backward (∂L/∂V)", "gen": "generated grad_input"}
+    table = Table(out, args, "Average pooling, torch target (N=8, C=64, 56×56)", ["torch", "gen"],
+                  [("gen", "torch")], labels, {"gen": "generated"})
+    for k, s in [(2, 2), (3, 1)]:
+        V = torch.as_tensor(rng.normal(size=(8, 64, 56, 56))).requires_grad_(True)
+        Z = F.avg_pool2d(V, k, s, 1 if k == 3 else 0)
+        delta = torch.as_tensor(rng.normal(size=tuple(Z.shape)))
+        gen = avgpool_compile(2, k, s, 1 if k == 3 else 0)
+        Vd = V.detach()
+        table.row(f"avg_pool2d {k}×{k}, stride {s}", {"torch": lambda: torch.autograd.grad(Z, (V,), delta, retain_graph=True),
+                                                    "gen": lambda: gen["grad_input"](Vd, delta)})
+
+
+def symbolic(out):
+    import matcalc
+    from matcalc.generate.api import codegen
+    out("\n## Symbolic work: parse, differentiate and generate for the L-layer chain\n")
+    out("`sum(tanh(W_L*tanh(…tanh(W_1*x))))` w.r.t. W_1, NumPy target.\n")
+    out("| L | parse (s) | diff (s) | codegen (s) | total / L (ms) | generated lines | lines / L |")
+    out("|---:|---:|---:|---:|---:|---:|---:|")
+    for depth in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]:
+        layers = " ".join(f"h{i} = tanh(W{i}*h{i - 1});" for i in range(1, depth + 1))
+        text = (f"x: vector(n); {' '.join(f'W{i}: matrix(n,n);' for i in range(1, depth + 1))} h0 = x; "
+                f"{layers} sum(h{depth})")
+        t0 = time.perf_counter()
+        e = matcalc.parse(text)
+        t1 = time.perf_counter()
+        matcalc.diff(e, "W1")
+        t2 = time.perf_counter()
+        src = codegen(e, ["W1"])            # differentiates again inside; timed as codegen − diff
+        t3 = time.perf_counter()
+        n_lines = src[src.index("def _value_and_grad"):].count("\n")
+        gen = (t3 - t2) - (t2 - t1)
+        out(f"| {depth} | {t1 - t0:.3f} | {t2 - t1:.3f} | {max(gen, 0):.3f} | {1000 * (t3 - t0 - (t2 - t1)) / depth:.2f} "
+            f"| {n_lines} | {n_lines / depth:.1f} |")
 
 
 def fmt(seconds):
@@ -440,7 +539,7 @@ if __name__ == "__main__":
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=7, help="samples per block")
     p.add_argument("--rounds", type=int, default=3, help="blocks per candidate, in turn")
-    p.add_argument("--only", help="comma-separated: gradients, hessians, hvps, conv, symbolic")
+    p.add_argument("--only", help="comma-separated: gradients, hessians, hvps, vec, conv, symbolic")
     p.add_argument("--markdown", help="also write the tables to this file")
     ARGS = p.parse_args()
     pin_threads(ARGS.threads)

@@ -1,8 +1,9 @@
 """Generated code (matcalc.codegen / matcalc.compile) against evaluate and finite differences.
 
 Every row of the derivative table (tests/test_diff_table.py) of order 1 or 2 with a matrix or
-vec form is generated and run for NumPy and torch (when installed); JAX (when installed) runs a
-representative subset, because each jitted function compiles for about half a second.  Rows
+vec form is generated and run for NumPy, torch and JAX (when installed).  JAX runs every row
+generated with ``jit=False`` (op by op: jitting each row's functions would compile for about half
+a second a row), and a representative subset (:data:`JAX_SUBSET`) jitted as users get it.  Rows
 that have only an index form must be refused with a clear UnsupportedError.  A property test
 does the same over random expressions, and the hostile names (Python keywords, builtins, ``np``,
 ``x_1`` next to ``x1``, ``ω``, a variable named ``v`` next to the hvp direction) must all work.
@@ -43,8 +44,10 @@ ROWS = [c for c in CASES if c[4] <= 2]
 def _targets(case_id):
     out = [pytest.param("numpy", id="numpy")]
     out.append(pytest.param("torch", id="torch", marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")))
+    skip = pytest.mark.skipif(not HAVE_JAX, reason="jax not installed")
+    out.append(pytest.param("jax-nojit", id="jax-nojit", marks=skip))
     if case_id in JAX_SUBSET:
-        out.append(pytest.param("jax", id="jax", marks=pytest.mark.skipif(not HAVE_JAX, reason="jax not installed")))
+        out.append(pytest.param("jax", id="jax", marks=skip))
     return out
 
 
@@ -87,6 +90,8 @@ def jax_float64():
 
 def _compile(case_id, target, **kw):
     _, f, wrt, decls, order, _ = BY_ID[case_id]
+    if target == "jax-nojit":
+        target, kw = "jax", {**kw, "jit": False}
     return matcalc.compile(f, [wrt], target, decls, hessian=order == 2, **kw)
 
 
@@ -386,3 +391,11 @@ def test_conv_codegen_errors():
     from matcalc.generate import conv_codegen
     with pytest.raises(matcalc.MatcalcError, match="targets torch and numpy"):
         conv_codegen(2, target="jax")
+
+
+def test_jax_jit_flag():
+    """jit=False (what the table test uses for JAX) leaves the functions unjitted and says so."""
+    jitted = matcalc.codegen("norm2(X*w - y)^2", ["w"], "jax")
+    plain = matcalc.codegen("norm2(X*w - y)^2", ["w"], "jax", jit=False)
+    assert "jax.jit(_value_and_grad)" in jitted and "first call" in jitted
+    assert "jax.jit(" not in plain and "jit=False" in plain

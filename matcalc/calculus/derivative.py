@@ -12,7 +12,7 @@ directions: the index form D[i…, j…] = dᵏf(E_j₁, …).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
 
@@ -20,8 +20,8 @@ from matcalc.ir.build import T, eye, replace, times
 from matcalc.calculus.differential import differential, direction
 from matcalc.derivation import Derivation, Step, named, rule_of
 from matcalc.errors import EvaluationError, MatcalcError, UnsupportedError, checked_order
-from matcalc.numeric.evaluate import bind, diagnose, to_user
-from matcalc.numeric.layout import multilinear_entries, unvec
+from matcalc.numeric.evaluate import bind, diagnose
+from matcalc.numeric.layout import multilinear_entries
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, columns_first, cotangent, substitute, vec_jacobian
 from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
@@ -50,6 +50,7 @@ class Derivative:
     directions: tuple = ()
     convention: Optional[str] = None
     index: Optional[object] = None       # index form: D[i…] = Σ … (an IndexForm), where one is printable
+    _evaluator: Optional[object] = field(default=None, repr=False, compare=False)  # plans of evaluate()
 
     @property
     def inferred(self) -> dict:
@@ -99,11 +100,11 @@ class Derivative:
     def _evaluate(self, values: Mapping[str, object]):
         if self.node is None:
             return multilinear_entries(self.multilinear, self.directions, self.f.node.shape, self.wrt, self.order, values)
-        from matcalc.generate.run import evaluate_planned  # the planner shared with codegen
-        value = evaluate_planned(self.node, values)
-        if self.form == "vec":
-            return unvec(value, self.of_shape, self.wrt.shape, values)
-        return to_user(self.node, value)
+        if self._evaluator is None:   # the planner shared with codegen; its plans live on this derivative
+            from matcalc.generate.run import Evaluator
+            vec = tuple(self.of_shape) + tuple(self.wrt.shape) if self.form == "vec" else None
+            self._evaluator = Evaluator([self.node], [vec])
+        return self._evaluator(values)[0]
 
     def __str__(self) -> str:
         if self.node is not None:

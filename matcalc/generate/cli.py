@@ -1,4 +1,4 @@
-"""``matcalc codegen EXPR --wrt w [--target numpy|jax|torch] [--hessian] [--hvp] [-o file.py]``.
+"""``matcalc codegen EXPR --wrt w [--target numpy|jax|torch] [--hessian] [--hvp] [--order K] [-o file.py]``.
 
 The options and the run of the subcommand; :mod:`matcalc.shell.cli` only registers them, so the
 code generator loads when the subcommand runs.
@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=("numpy", "jax", "torch"), default="numpy")
     p.add_argument("--hessian", action="store_true", help="also generate hessian(**values)")
     p.add_argument("--hvp", action="store_true", help="also generate hvp(**values, v=...), a Hessian-vector product")
+    p.add_argument("--order", type=int, metavar="K",
+                   help="also generate derivative(**values), the K-th derivative (shape f.shape + x.shape × K; "
+                        "K ≥ 3 compiles its index form to einsum)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the module to FILE instead of stdout")
 
 
@@ -31,7 +34,7 @@ def run(args) -> int:
     text = sys.stdin.read() if args.expr == "-" else args.expr
     wrt = [w.strip() for item in args.wrt for w in item.split(",") if w.strip()]
     source = codegen(text, wrt, args.target, "\n".join(args.decl) if args.decl else None,
-                     hessian=args.hessian, hvp=args.hvp)
+                     hessian=args.hessian, hvp=args.hvp, order=args.order)
     if args.output:
         try:
             Path(args.output).write_text(source, encoding="utf-8")

@@ -127,8 +127,11 @@ class Body:
                 continue
             kids = [refs[id(a)] for a in n.args]
             if n.op == "einsum":
+                # NumPy contracts three or more operands in one loop over all indices unless
+                # told to find a pairwise path (whose intermediates are at most the largest operand)
+                keywords = [ast.keyword("optimize", ast.Constant(True))] if self.target == "numpy" and len(kids) > 2 else []
                 expr = ast.Call(ast.Attribute(name(EINSUM[self.target]), "einsum", ast.Load()),
-                                [ast.Constant(n.attr)] + [k[0] for k in kids], [])
+                                [ast.Constant(n.attr)] + [k[0] for k in kids], keywords)
                 ident = self.namer.temp()
                 self.assign(ident, expr)
                 refs[id(n)] = (name(ident), 0)
@@ -167,7 +170,7 @@ class Body:
     def _attr(self, n: L) -> ast.expr:
         if n.op == "eye":
             return self.dim(n.attr)
-        if n.op in ("unvec", "zeros"):
+        if n.op in ("unvec", "zeros", "reshape"):
             return ast.Tuple([self.dim(d) for d in n.attr], ast.Load())
         if n.op in ("full", "matpow"):
             return constant(n.attr)

@@ -44,7 +44,7 @@ LOWERED: dict[str, Optional[int]] = {
     "sqrt": 1, "abs": 1, "sign": 1, "relu": 1, "sigmoid": 1, "softplus": 1, "step": 1, "log1p": 1,
     "sum": 1, "sumsq": 1, "dot": 2, "norm1": 1, "norm2": 1, "trace": 1, "det": 1, "logdet": 1,
     "inv": 1, "solve": 2, "matpow": 1, "diagvec": 1, "diagof": 1, "softmax": 1, "logsumexp": 1,
-    "vec": 1, "kron": 2, "unvec": 1, "einsum": None, "flat": 1, "zeros": 0,
+    "vec": 1, "kron": 2, "unvec": 1, "einsum": None, "flat": 1, "zeros": 0, "reshape": 1, "mat": 1,
 }
 ELEMENTWISE_FUNCTIONS = ("exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "sqrt",
                          "abs", "sign", "relu", "sigmoid", "softplus", "step")
@@ -250,6 +250,8 @@ class Planner:
             return self.mk("trace", a, shape=shape)
         if op == "diag":
             return self.mk("diagvec" if node.args[0].shape[1] == 1 else "diagof", a, shape=shape)
+        if op == "vec" and str(node.args[0].shape[1]) == "1":
+            return a[0]                                                  # vec of a column is itself
         if op in ("sum", "norm1", "norm2", "det", "logdet", "inv", "softmax", "logsumexp", "vec", "kron"):
             return self.mk(op, a, shape=shape)
         raise AssertionError(f"no lowering for {op}")
@@ -490,46 +492,276 @@ class Planner:
         return out
 
     # -- vec forms in the layout f.shape + x.shape
-    def unvec(self, j: L, dims: tuple) -> L:
-        """The vec-form matrix J (vec(dF) = J·vec(dX)) as the array D[f…, x…] = ∂F[f…]/∂X[x…]
-        of shape (p, q, r, s).  Sums, negations, scalings and Kronecker products are taken
-        apart, so ``kron(A, B)`` becomes ``einsum('ik,jl->ijkl', B, A)`` and no dense Kronecker
-        matrix is built; anything else is reshaped."""
-        shape4 = tuple(dims)
-        out: dict[int, L] = {}
-        order = []
-        stack = [j]
-        while stack:                                   # the sum/scale/kron skeleton, iteratively
+    def vec_form(self, node: Node, dims: tuple, limit: int = 16) -> L:
+        """The vec-form matrix J (vec(dF) = J·vec(dX)), an IR node, as the array
+        D[f…, x…] = ∂F[f…]/∂X[x…] of the shape :func:`vec_shape` ``(p, q, r, s)`` without its
+        literal 1s.  Sums are expanded (up to ``limit`` terms), and each product term
+        ``c·K₁·K₂·…`` of Kronecker products, ``diag(vec(M))`` and plain matrices becomes one
+        ``einsum``: ``kron(A, B)`` is ``B[i,k]·A[j,l]``, ``diag(vec(M))`` is
+        ``M[i,j]·δᵢₖ·δⱼₗ``, an identity factor is a δ, and the δs are eliminated by identifying
+        indices, so no dense Kronecker product or mn×mn diagonal is formed (only a plain
+        matrix the derivative already holds is reshaped).  A term whose splits of the vec
+        indices do not line up is multiplied out as a matrix and reshaped."""
+        out_shape = vec_shape(dims)
+        terms = self._vec_terms(node, limit)
+        if terms is None:
+            return self._dense_vec(self.lower(node), dims)
+        total = None
+        for coef, scal, den, items in terms:
+            s = self._scalar_factor(coef, scal, den)
+            value = self._vec_chain(items, dims, s)
+            if value is None:
+                value = self._dense_vec(self._dense_product(items, s, node.shape), dims)
+            total = value if total is None else self.mk("add", (total, value), shape=out_shape)
+        return total
+
+    def _dense_vec(self, j: L, dims) -> L:
+        full = self.mk("unvec", (j,), tuple(dims), tuple(dims))
+        out_shape = vec_shape(dims)
+        return full if out_shape == tuple(dims) else self.mk("reshape", (full,), out_shape, out_shape)
+
+    def _dense_product(self, items, s, shape) -> L:
+        if not items:
+            eye = self.mk("eye", (), shape[0], tuple(shape))
+            return eye if s is None else self.mk("mul", (s, eye), shape=tuple(shape))
+        ops = [self._operand(n, t) for n, t in items]
+        rows, cols = ops[0][2][0], ops[-1][2][1]
+        return self._order(ops, s, (rows, cols))
+
+    def _scalar_factor(self, coef, scal, den) -> Optional[L]:
+        s = None
+        for x in scal:
+            s = self.of(x) if s is None else self.mk("mul", (s, self.of(x)))
+        for x in den:
+            s = self.mk("div", (s if s is not None else self.lit(1), self.of(x)))
+        if coef != 1:
+            s = self.lit(coef) if s is None else self.mk("mul", (self.lit(coef), s))
+        return s
+
+    def _vec_terms(self, node: Node, limit: int):
+        """The product terms of ``node`` with sums multiplied out: a list of (coefficient,
+        scalar factors, scalar divisors, [(IR factor, transposed)]), or None past ``limit``."""
+        done, work = [], [(1.0, [], [], [], [(node, False)])]
+        while work:
+            coef, scal, den, items, pending = work.pop()
+            if not pending:
+                done.append((coef, scal, den, items))
+                continue
+            (n, t), rest = pending[0], pending[1:]
+            op = op_of(n)
+            if op in ("add", "sub") and not is_scalar(n.shape) and all(a.shape == n.shape for a in n.args):
+                a, b = n.args
+                work.append((coef, scal, den, items, [(a, t)] + rest))
+                work.append((-coef if op == "sub" else coef, scal, den, items, [(b, t)] + rest))
+                if len(work) + len(done) > limit:
+                    return None
+            elif op in ("mul", "scale", "neg", "div", "transpose") and not is_scalar(n.shape):
+                c2, s2, d2, its = self._flatten(n)
+                if t:
+                    its = [(x, not tx) for x, tx in reversed(its)]
+                work.append((coef * c2, scal + s2, den + d2, items, its + rest))
+            elif op == "eye":
+                work.append((coef, scal, den, items, rest))
+            else:
+                work.append((coef, scal, den, items + [(n, t)], rest))
+        return done
+
+    def _vec_chain(self, items, dims, s: Optional[L]) -> Optional[L]:
+        """One product term as an einsum over the vec indices (None where the splits of the
+        vec indices between its factors cannot be determined or do not agree)."""
+        p, q, r, s_ = dims
+        k = len(items)
+        split: list = [None] * (k + 1)          # boundary t: (rows, cols) of the matrix vec'ed there
+        conflict = False
+
+        def put(t, value):
+            nonlocal conflict
+            value = (str(value[0]), str(value[1]))
+            if split[t] is None:
+                split[t] = value
+            elif split[t] != value:
+                conflict = True
+
+        put(0, (p, q))
+        put(k, (r, s_))
+        factors = []
+        for t, (n, tr) in enumerate(items):
+            op = op_of(n)
+            if op == "kron":
+                a, b = n.args
+                ash = (a.shape[1], a.shape[0]) if tr else tuple(a.shape)
+                bsh = (b.shape[1], b.shape[0]) if tr else tuple(b.shape)
+                put(t, (bsh[0], ash[0]))
+                put(t + 1, (bsh[1], ash[1]))
+                factors.append(("kron", (a, b, tr)))
+            elif op == "diag" and n.args[0].shape[1] == 1:
+                u = n.args[0]
+                if op_of(u) == "vec":
+                    put(t, u.args[0].shape)
+                    put(t + 1, u.args[0].shape)
+                factors.append(("diag", u))
+            else:
+                factors.append(("plain", (n, tr)))
+        if conflict or (factors and all(kind == "plain" for kind, _ in factors)):
+            return None
+        changed = True
+        while changed:                          # a diagonal has the same split on both sides
+            changed = False
+            for t, (kind, _) in enumerate(factors):
+                if kind == "diag" and (split[t] is None) != (split[t + 1] is None):
+                    split[t if split[t] is None else t + 1] = split[t + 1] if split[t] is None else split[t]
+                    changed = True
+        if any(b is None for b in split):
+            return None
+        # index labels (boundary, 0 or 1), δs by union-find
+        parent: dict = {}
+
+        def find(x):
+            while parent.get(x, x) != x:
+                x = parent[x]
+            return x
+
+        def unite(x, y):
+            if not (_unit(extent(x)) or _unit(extent(y))):
+                parent[find(x)] = find(y)
+
+        def extent(label):
+            return split[label[0]][label[1]]
+
+        operands: list = []                     # (L, labels)
+        scalars: list = []
+
+        def factor(value: L, labels):
+            if all(_unit(extent(x)) for x in labels):
+                scalars.append(value)
+            else:
+                operands.append((value, labels))
+
+        t = 0
+        while t < k:
+            kind, data = factors[t]
+            if kind == "kron":
+                a, b, tr = data
+                for m, axis in ((b, 0), (a, 1)):
+                    labels = ((t, axis), (t + 1, axis))
+                    if op_of(m) == "eye":
+                        unite(*labels)
+                    else:
+                        v = self.of(m)
+                        factor(self.mk("T", (v,)) if tr else v, labels)
+                t += 1
+            elif kind == "diag":
+                rows, cols = split[t]
+                factor(self._as_matrix(data, rows, cols), ((t, 0), (t, 1)))
+                unite((t, 0), (t + 1, 0))
+                unite((t, 1), (t + 1, 1))
+                t += 1
+            else:
+                end = t
+                while end < k and factors[end][0] == "plain":
+                    end += 1
+                prod = self._dense_product(items[t:end], None, None)
+                a4 = (split[t][0], split[t][1], split[end][0], split[end][1])
+                operands.append((self.mk("unvec", (prod,), _dims(a4), _dims(a4)),
+                                 ((t, 0), (t, 1), (end, 0), (end, 1))))
+                t = end
+        letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        class_letter: dict = {}
+        unit_letters: dict = {}
+
+        def letter(label):
+            if _unit(extent(label)):
+                if label not in unit_letters:
+                    unit_letters[label] = next(letters)
+                return unit_letters[label]
+            c = find(label)
+            if c not in class_letter:
+                class_letter[c] = next(letters)
+            return class_letter[c]
+
+        try:
+            specs = ["".join(letter(x) for x in labels) for _, labels in operands]
+            carried = set(class_letter.values())
+            out, extra = [], []
+            outputs = [x for x in ((0, 0), (0, 1), (k, 0), (k, 1)) if not _unit(extent(x))]
+            shared = [letter(x) for x in outputs]
+            seen_out: set = set()
+            for label, ch in zip(outputs, shared):
+                if ch in seen_out:                   # a δ between two output indices: an identity
+                    other = next(letters)
+                    extra.append((self.mk("eye", (), _dim(extent(label)), (_dim(extent(label)),) * 2), ch + other))
+                    ch = other
+                elif ch not in carried and shared.count(ch) == 1:   # an index nothing carries: broadcast
+                    extra.append((self._ones(extent(label)), ch))
+                seen_out.add(ch)
+                out.append(ch)
+        except StopIteration:
+            return None
+        vals = [v for v, _ in operands] + [v for v, _ in extra]
+        spec = ",".join(specs + [e for _, e in extra]) + "->" + "".join(out)
+        out_shape = vec_shape(dims)
+        for x in scalars:
+            s = x if s is None else self.mk("mul", (s, x))
+        if s is not None and vals:                   # the scalar on the smallest operand
+            i = min(range(len(vals)), key=lambda i: self._numel_any(vals[i].shape))
+            if self._numel_any(vals[i].shape) < self._numel_any(out_shape):
+                vals[i] = self.mk("mul", (s, vals[i]), shape=vals[i].shape)
+                s = None
+        value = self.mk("einsum", tuple(vals), spec, out_shape)
+        return self._scaled(value, s, out_shape)
+
+    def _as_matrix(self, u: Node, rows, cols) -> L:
+        """The vector u (rows·cols × 1) as the rows×cols matrix M with vec(M) = u."""
+        stack, order = [u], []
+        while stack:
             n = stack.pop()
             order.append(n)
-            if n.op in ("add", "sub", "neg"):
+            if op_of(n) in ("hadamard", "ediv", "add", "sub") and all(a.shape == n.shape for a in n.args):
                 stack.extend(n.args)
-            elif n.op == "scale" and not is_scalar(n.shape):
-                stack.append(n.args[1])
+        done: dict = {}
+        shape = (_dim(rows), _dim(cols))
         for n in reversed(order):
-            if id(n) in out:
+            if id(n) in done:
                 continue
-            if n.op in ("add", "sub"):
-                out[id(n)] = self.mk(n.op, tuple(out[id(a)] for a in n.args), shape=shape4)
-            elif n.op == "neg":
-                out[id(n)] = self.mk("neg", (out[id(n.args[0])],), shape=shape4)
-            elif n.op == "scale" and not is_scalar(n.shape):
-                s, k = n.args
-                if k.op == "kron":                     # the scalar on the smaller Kronecker factor
-                    a, b = k.args
-                    if self.numel(a.shape) <= self.numel(b.shape):
-                        a = self.mk("mul", (s, a), shape=a.shape)
-                    else:
-                        b = self.mk("mul", (s, b), shape=b.shape)
-                    out[id(n)] = self.mk("einsum", (b, a), "ik,jl->ijkl", shape4)
-                else:
-                    out[id(n)] = self.mk("mul", (s, out[id(k)]), shape=shape4)
-            elif n.op == "kron":
-                a, b = n.args
-                out[id(n)] = self.mk("einsum", (b, a), "ik,jl->ijkl", shape4)
+            op = op_of(n)
+            if op == "vec" and tuple(map(str, n.args[0].shape)) == (rows, cols):
+                done[id(n)] = self.of(n.args[0])
+            elif op in ("hadamard", "ediv", "add", "sub") and id(n.args[0]) in done:
+                lop = {"hadamard": "mul", "ediv": "div"}.get(op, op)
+                done[id(n)] = self.mk(lop, tuple(done[id(a)] for a in n.args), shape=shape)
+            elif str(n.shape[0]) == rows and cols == "1":
+                done[id(n)] = self.of(n)
             else:
-                out[id(n)] = self.mk("unvec", (n,), shape4, shape4)
-        return out[id(j)]
+                done[id(n)] = self.mk("mat", (self.of(n),), shape=shape)
+        return done[id(u)]
+
+    def _ones(self, extent) -> L:
+        n = _dim(extent)
+        return self.mk("flat", (self.mk("full", (), 1.0, (n, 1)),), shape=(n,))
+
+    def _numel_any(self, shape) -> int:
+        total = 1
+        for d in shape:
+            total *= self.size(d)
+        return total
+
+
+def _unit(d) -> bool:
+    return str(d) == "1"
+
+
+def _dim(d):
+    return int(d) if str(d).isdigit() else d
+
+
+def _dims(ds) -> tuple:
+    return tuple(_dim(d) for d in ds)
+
+
+def vec_shape(dims) -> tuple:
+    """The array layout of a vec form (p, q, r, s) without its literal 1s (a column vector's
+    second axis, a scalar's)."""
+    return tuple(_dim(d) for d in dims if not _unit(d))
 
 
 def for_target(planner: Planner, outputs: list, target: str) -> list:

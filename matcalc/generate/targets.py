@@ -31,6 +31,7 @@ NUMPY = {
     "diagof": "np.diagonal(_0)[:, None]", "softmax": "_softmax(_0)", "logsumexp": "_logsumexp(_0)",
     "vec": "_0.T.reshape(-1, 1)", "kron": "np.kron(_0, _1)", "unvec": "_unvec(_0, _a)",
     "eye": "np.eye(_a)", "full": "np.full((_r, _c), _a)", "flat": "_0.reshape(-1)", "zeros": "np.zeros(_a)",
+    "reshape": "_0.reshape(_a)", "mat": "_0.reshape(_c, _r).T",
 }
 
 JAX = {
@@ -58,6 +59,7 @@ TORCH = {
     "eye": "torch.eye(_a, dtype=_ref.dtype, device=_ref.device)",
     "full": "torch.full((_r, _c), _a, dtype=_ref.dtype, device=_ref.device)", "flat": "_0.reshape(-1)",
     "zeros": "torch.zeros(_a, dtype=_ref.dtype, device=_ref.device)",
+    "reshape": "_0.reshape(_a)", "mat": "_0.reshape(_c, _r).T",
 }
 
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
