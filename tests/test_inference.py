@@ -301,3 +301,22 @@ def test_in_a_long_statement_the_names_nearest_the_culprit_vary_first():
     parsed = matcalc.parse(f"sum({e}) + tr(x)")
     assert parsed.variables["x"].startswith("matrix")
     assert parsed.inferred["x"] == "matrix: as a vector it breaks tr(x)"
+
+
+@pytest.mark.parametrize("a, b, var, want", [("?1*m", "m*n", "?1", "n"), ("m*?1", "n*m", "?1", "n"),
+                                             ("?1*m", "m", "?1", None), ("2*?1", "2*n", "?1", "n")])
+def test_product_dimensions_cancel_common_factors_before_matching(a, b, var, want):
+    """kron(eye, z) is (?1*m)×?1; meeting an m*n it must make ?1 = n (pairing the sorted factors
+    gave ?1 = m, and the printed kron(eye, z)' read back as the wrong size)."""
+    from matcalc.front.infer import TrailUnifier
+    from matcalc.ir.shapes import Unifier
+    for u in (Unifier(), TrailUnifier()):
+        ok = u.unify(a, b)
+        assert ok == (want is not None)
+        if want is not None:
+            assert u.resolve_dim(var) == want
+
+
+def test_kron_with_an_unsized_identity_reads_back():
+    e = matcalc.parse("3*x.^2 .* (kron(eye, z)'*vector(1, m*n))", "x: vector(n); z: vector(m)")
+    assert e.shape == ("n",)

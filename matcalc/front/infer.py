@@ -148,20 +148,6 @@ class TrailUnifier(Unifier):
         self._set(var, value)
         return True
 
-    def unify(self, a, b) -> bool:
-        a, b = self.resolve_dim(a), self.resolve_dim(b)
-        if a == b:
-            return True
-        if is_var(a):
-            return self._bind(a, b)
-        if is_var(b):
-            return self._bind(b, a)
-        pa = a.split("*") if isinstance(a, str) else [a]
-        pb = b.split("*") if isinstance(b, str) else [b]
-        if len(pa) == len(pb) > 1:
-            return all(self.unify(x, y) for x, y in zip(pa, pb))
-        return False
-
 
 # ---------------------------------------------------------------------------------- state
 

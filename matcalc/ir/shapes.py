@@ -43,15 +43,31 @@ class Unifier:
         if a == b:
             return True
         if is_var(a):
-            self.parent[a] = b
-            return True
+            return self._bind(a, b)
         if is_var(b):
-            self.parent[b] = a
-            return True
+            return self._bind(b, a)
         pa, pb = _parts(a), _parts(b)
-        if len(pa) == len(pb) > 1:  # m*n = p*q is taken factor by factor (vec, kron)
-            return all(self.unify(x, y) for x, y in zip(pa, pb))
+        if len(pa) > 1 or len(pb) > 1:   # products (vec, kron): cancel common factors, then match the rest
+            rest_b = list(pb)
+            rest_a = []
+            for p in pa:
+                if p in rest_b:
+                    rest_b.remove(p)
+                else:
+                    rest_a.append(p)
+            if not rest_a and not rest_b:
+                return True
+            for one, other in ((rest_a, rest_b), (rest_b, rest_a)):
+                if len(one) == 1 and is_var(one[0]) and other:   # ?1*m = m*n: ?1 is n
+                    return self.unify(one[0], _product(other))
+            if len(rest_a) == len(rest_b) > 1:
+                return all(self.unify(x, y) for x, y in zip(rest_a, rest_b))
         return False
+
+    def _bind(self, var: str, value: Dim) -> bool:
+        """Bind a dimension variable (a subclass may refuse, or record the write)."""
+        self.parent[var] = value
+        return True
 
     def resolve_dim(self, d: Dim) -> Dim:
         """``find``, also inside product dimensions such as ``m*n`` (from vec and kron)."""
@@ -64,6 +80,13 @@ class Unifier:
 
     def resolve(self, shape: Shape) -> Shape:
         return tuple(self.resolve_dim(d) for d in shape)
+
+
+def _product(parts: list) -> Dim:
+    total: Dim = 1
+    for p in parts:
+        total = dim_product(total, int(p) if str(p).isdigit() else p)
+    return total
 
 
 def _parts(d: Dim) -> list:
