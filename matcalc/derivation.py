@@ -152,7 +152,9 @@ class Step:
     ``stage`` is one of :data:`STAGES`; ``rule`` what it applied; ``order`` which differentiation
     it belongs to (0 for the function itself); ``before`` and ``after`` the expressions (IR nodes,
     or index sums for index stages); ``whole`` the whole expression after a rewrite deep inside
-    it; ``check`` how :func:`verify` checks the step:
+    it; ``within``: a rewrite made inside the rule of the step before it, while that rule built its
+    result (it is listed after that step, whose whole expression shows the part it rewrote);
+    ``check`` how :func:`verify` checks the step:
 
     - ``"none"``: a statement (the function itself);
     - ``"differential"``: ``after`` is d(``before``) in the direction ``direction`` of ``wrt``;
@@ -175,6 +177,7 @@ class Step:
     form: str = ""
     directions: tuple = ()
     detail: Any = None   # what a rule decided, as data (a delta summed out: which, over what, the solution, …)
+    within: bool = False
 
     def __post_init__(self):
         if self.stage not in STAGES:

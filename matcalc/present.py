@@ -61,8 +61,9 @@ def step_line(step, x: str, names: Optional[dict] = None) -> str:
     if step.stage in ("collect", "simplify"):
         if step.whole is not None:
             return f"= {_text(step.whole, names)}    [{rule.name}: {_text(step.before, names)} → {after}]"
-        # a rewrite made inside another rule's work: it belongs to the next line that has context
-        return f"  inside the next rewrite: {_text(step.before, names)} → {after}    [{rule.name}]"
+        if step.within:   # made while the rule of the line above built its result (shown whole there)
+            return f"    within it: {_text(step.before, names)} → {after}    [{rule.name}]"
+        return f"{_text(step.before, names)} = {after}    [{rule.name}]"
     if step.stage == "identify" and step.check == "identify":
         return f"{derivative_name(x, step.order, step.form)} = {after}    [{rule.title}]"
     if step.stage == "identify":

@@ -257,17 +257,28 @@ REPLAY_BUDGET = 50_000
 
 def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: Node, **extra) -> None:
     """The simplification rules that fired, as equality steps; each also carries the whole
-    expression after it, where the rewritten part can be found in it (within a size budget)."""
+    expression after it, where the rewritten part can be found in it (within a size budget).
+
+    A rewrite that a rule made while building its own result (a nested ``rb(...)``) acts on a
+    part that is not in the whole expression yet: it is recorded ``within`` the step of that rule,
+    right after it, so the line before shows the whole expression the part ended up in."""
     whole = root
     budget = REPLAY_BUDGET // max(1, dag_size(root))
+    inner: list = []                  # rewrites inside the next rule's work, waiting for its step
     for n, (fn, before, after) in enumerate(trace):
         rule = rule_of(fn) if callable(fn) else named(fn, fn)
-        shown = None
-        if n < budget:
-            shown = replace(whole, before, after)
-            if shown is not None:
-                whole = shown
+        if n >= budget:
+            record.add(Step(stage, rule, k, before, after, **extra))
+            continue
+        shown = replace(whole, before, after)
+        if shown is None:
+            inner.append(Step(stage, rule, k, before, after, within=True, **extra))
+            continue
+        whole = shown
         record.add(Step(stage, rule, k, before, after, whole=shown, **extra))
+        record.extend(inner)
+        inner = []
+    record.extend(inner)
 
 
 def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, last: bool = True,

@@ -102,8 +102,9 @@ def adjoint_mul(node, c, dep, batched):
 def adjoint_scale(node, c, dep, batched):
     """⟨C, ds·A⟩ = ⟨A, C⟩·ds and ⟨C, s·dA⟩ = ⟨s·C, dA⟩ (a batch pairs A with each column)."""
     s, a = node.args
+    unit = isinstance(c, Num) and c.value == 1          # the seed of a scalar f: s·1 is s
     return (((times(_as_row(a), c) if batched else inner(a, c)) if dep[0] else None),
-            times(s, c) if dep[1] else None)
+            (s if unit else times(s, c)) if dep[1] else None)
 
 
 @adjoint("hadamard")
@@ -368,7 +369,9 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, order: int =
             after = None
             for child, ct in passed:
                 after = plus(after, pairing(ct, child, batched))
-            steps.append(Step("identify", rule_of(fn), order, pairing(c, node, batched), after, direction=dx))
+            before = pairing(c, node, batched)
+            if after != before:     # ⟨1, s·u⟩ = ⟨s, u⟩ reads the same: nothing to show
+                steps.append(Step("identify", rule_of(fn), order, before, after, direction=dx))
     return result, steps
 
 

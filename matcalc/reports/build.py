@@ -94,8 +94,7 @@ def _expr(value):
     return value if isinstance(value, Node) else Sym(str(value), r"\text{" + str(value) + "}", f"<mtext>{value}</mtext>")
 
 
-_INSIDE = Sym("inside the next rewrite:", r"\text{inside the next rewrite:}\quad",
-              "<mtext>inside the next rewrite:&#xA0;</mtext>")
+_INSIDE = Sym("within it:", r"\text{within it:}\quad", "<mtext>within it:&#xA0;</mtext>")
 _LPAR = Sym("(", r"\left(", '<mo stretchy="false">(</mo>')
 _RPAR = Sym(")", r"\right)", '<mo stretchy="false">)</mo>')
 
@@ -114,8 +113,9 @@ def _formula(step, d) -> tuple:
     if step.stage in ("collect", "simplify"):
         if step.whole is not None:
             return Math((EQ, step.whole)), Math((step.before, ARROW, after))
-        # a rewrite made inside another rule's work: the next step shows the whole expression
-        return Math((_INSIDE, step.before, ARROW, after)), None
+        if step.within:   # made while the rule of the step above built its result (shown whole there)
+            return Math((_INSIDE, step.before, ARROW, after)), None
+        return Math((step.before, EQ, after)), None
     if step.stage == "identify" and step.check == "identify":
         return Math((_name_of(d, _order(step), step.form), EQ, after)), None
     if step.stage == "identify":
