@@ -24,10 +24,10 @@ def structure(text, decls=None):
 
 
 @pytest.mark.parametrize("text, tree", [
-    ("a + b*c", "(add a (mul b c))"),
+    ("a + b*c", "(add a (scale b c))"),
     ("a - b - c", "(sub (sub a b) c)"),
-    ("a*b/c", "(div (mul a b) c)"),
-    ("-a*b", "(mul (neg a) b)"),
+    ("a*b/c", "(div (scale a b) c)"),
+    ("-a*b", "(scale (neg a) b)"),
     ("-a^2", "(neg (pow a 2))"),
     ("X^2'", "(transpose (pow X 2))"),
     ("X'^2", "(pow (transpose X) 2)"),
@@ -38,8 +38,12 @@ def structure(text, decls=None):
     ("A ⊙ B", "(hadamard A B)"),
     ("Aᵀ + A.T + A'", "(add (add (transpose A) (transpose A)) (transpose A))"),
     ("x'*A*x", "(mul (mul (transpose x) A) x)"),
-    ("2.5e-1*x", "(mul 0.25 x)"),
-    (".5*a", "(mul 0.5 a)"),
+    ("2.5e-1*x", "(scale 0.25 x)"),
+    (".5*a", "(scale 0.5 a)"),
+    # a product with a 1×1 operand is the scale op, the scalar first; the matrix product is mul
+    ("A*2", "(scale 2 A)"),
+    ("x*(y'*z)", "(scale (mul (transpose y) z) x)"),
+    ("A .* 3", "(scale 3 A)"),
     ("+a", "a"),
     ("--a", "(neg (neg a))"),
     ("tr(A*B)", "(tr (mul A B))"),

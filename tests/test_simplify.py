@@ -14,7 +14,7 @@ from matcalc.numeric.check import dimension_sizes, random_values
 from matcalc.numeric.evaluate import evaluate_node
 from matcalc.printing.text import to_text
 from matcalc.simplify import canonical, normal_form
-from matcalc.simplify.engine import SIMPLIFY_RULES, Simplifier, budget_exhausted, simplify
+from matcalc.simplify.engine import SIMPLIFY_RULES, Simplifier, budget_exhausted, simplify, simplify_traced
 from matcalc.simplify.facts import Facts
 
 A = Var("A", ("n", "n"), "matrix")
@@ -53,8 +53,7 @@ def test_every_canonical_rule_names_a_clause_of_the_normal_form():
 
 
 def test_trace_records_rule_functions():
-    trace: list = []
-    out = simplify(make("add", make("mul", Num(2), A), make("mul", Num(3), A)), trace)
+    out, trace = simplify_traced(make("add", make("mul", Num(2), A), make("mul", Num(3), A)))
     assert to_text(out) == "5*A"
     assert trace and all(callable(fn) and fn in _all_rules() for fn, _, _ in trace)
     assert "collect_sum" in {fn.__name__ for fn, _, _ in trace}
@@ -132,8 +131,7 @@ def test_a_wide_sum_is_factored_through_the_index():
 def test_common_run_of_last_factors_taken_at_once():
     C = Var("C", ("n", "n"), "matrix")
     e = make("add", make("mul", make("mul", A, B), C), make("mul", make("mul", Var("D", ("n", "n"), "matrix"), B), C))
-    trace: list = []
-    out = simplify(e, trace)
+    out, trace = simplify_traced(e)
     assert to_text(out) == "(A + D)*B*C"
     assert [fn.__name__ for fn, _, _ in trace].count("collect_sum") == 1
 
@@ -239,8 +237,7 @@ def test_new_rules_keep_what_they_cannot_shorten_soundly(text, where):
 @pytest.mark.parametrize("name, text, where", EXAMPLES, ids=[f"{n}-{k}" for k, (n, _, _) in enumerate(EXAMPLES)])
 def test_each_new_rule_fires_on_its_example_and_keeps_the_value(name, text, where):
     node = matcalc.parse(f"{where}; {text}").node
-    trace: list = []
-    out = simplify(node, trace)
+    out, trace = simplify_traced(node)
     assert name in {fn.__name__ for fn, _, _ in trace}
     assert size(out) <= size(node)
     sizes = dimension_sizes(node)

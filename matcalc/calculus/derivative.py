@@ -23,13 +23,13 @@ from matcalc.errors import MatcalcError, UnsupportedError
 from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
-from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
+from matcalc.calculus.identify import NotMatrixForm, columns_first, cotangent, substitute, vec_jacobian
 from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
 from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
 from matcalc.ir.shapes import is_scalar, is_vector, make
-from matcalc.simplify.engine import is_zero, simplify
+from matcalc.simplify.engine import is_zero, simplify, simplify_traced
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -265,13 +265,11 @@ def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: 
 def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, last: bool = True,
                       symmetric: bool = False) -> tuple[Node, str]:
     dx = direction(x, taken)
-    dsteps: list = []
-    raw = differential(fn, x, dx, dsteps, order=k)
+    raw, dsteps = differential(fn, x, dx, order=k)
     record.extend(dsteps)
     if raw is None:
         return _zero_result(record, fn.shape, x, k), "zero"
-    trace: list = []
-    df = simplify(raw, trace)
+    df, trace = simplify_traced(raw)
     _record_rewrites(record, trace, "collect", k, raw, direction=dx)
     record.add(Step("collect", COLLECTED, k, raw, df, direction=dx))
     if is_zero(df):
@@ -281,9 +279,13 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
     if form == "derivative":
         raw_g, rule = substitute(df, dx, Num(1)), BY_SCALAR
     elif form == "gradient":
-        raw_g, rule = cotangent(df, dx, Num(1), steps=sweep, order=k), BY_ADJOINT
+        (raw_g, sweep), rule = cotangent(df, dx, Num(1), order=k), BY_ADJOINT
     elif form == "jacobian":
-        jt = cotangent(df, dx, eye(fn.shape[0]), batched=True, steps=sweep, order=k)
+        by_columns = columns_first(df, dx)
+        if by_columns != df:
+            record.add(Step("collect", rule_of(columns_first), k, df, by_columns, direction=dx))
+            df = by_columns
+        jt, sweep = cotangent(df, dx, eye(fn.shape[0]), batched=True, order=k)
         # the Jacobian of a gradient is a Hessian, symmetric: Jᵀ is J, no transpose needed
         raw_g, rule = (None if jt is None else jt if symmetric else T(jt)), BY_JACOBIAN
         if symmetric:
@@ -295,7 +297,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
         if not last or k > 2:
             raise NotMatrixForm(f"the derivative of a {_kind(fn.shape)} with respect to a {_kind(x.shape)}, "
                                 "differentiated again")
-        raw_g, rule = vec_jacobian(df, dx, steps=sweep, order=k), BY_VEC
+        (raw_g, sweep), rule = vec_jacobian(df, dx, order=k), BY_VEC
     if raw_g is None:
         return _zero_result(record, fn.shape, x, k), "zero"
     record.extend(sweep)
@@ -303,8 +305,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
     if form == "gradient" and x.kind == "symmetric":
         raw_g = make("div", make("add", raw_g, T(raw_g)), Num(2))
         record.add(Step("identify", SYMMETRIZED, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
-    trace = []
-    final = simplify(raw_g, trace)
+    final, trace = simplify_traced(raw_g)
     _record_rewrites(record, trace, "simplify", k, raw_g)
     if is_zero(final):
         form = "zero"
@@ -356,15 +357,13 @@ def _index_form(node: Node, x: Var, order: int, record: Derivation, taken: set, 
     current: Optional[Node] = node
     for k in range(1, order + 1):
         dx = direction(x, taken | {d.name for d in dirs}, k)
-        dsteps: list = []
-        d = differential(current, x, dx, dsteps, order=k)
+        d, dsteps = differential(current, x, dx, order=k)
         record.extend(dsteps)
         dirs.append(dx)
         if d is None:
             current = None
             break
-        trace: list = []
-        current = simplify(d, trace)
+        current, trace = simplify_traced(d)
         _record_rewrites(record, trace, "collect", k, d, direction=dx)
         record.add(Step("collect", COLLECTED, k, d, current, direction=dx, directions=tuple(dirs)))
     multilinear = current if current is not None else Num(0)

@@ -1,6 +1,6 @@
 """The table of matrix differential rules (Magnus & Neudecker), one pure function per op.
 
-``differential(f, x, dx)`` walks f's DAG once, children first, and gives df: an expression that
+``differential(f, x, dx)`` walks f's DAG once, children first, and returns df and its steps: df is an expression that
 is linear in the direction variable ``dx``.  Each rule gets the node and its children's
 differentials (``None`` for an exact zero) and returns the node's differential.  The rules'
 docstrings state the identity; "MC (n)" cites equation n of the Matrix Cookbook (2012).
@@ -46,9 +46,17 @@ def d_neg(node, d, dof):
 @rule("mul")
 @identity("d(A*B) = dA*B + A*dB", "A: matrix(m,n); B: matrix(n,p)", "MC 37")
 def d_mul(node, d, dof):
-    """d(AB) = dA·B + A·dB (MC 37); also for scaling by a scalar."""
+    """d(AB) = dA·B + A·dB (MC 37)."""
     a, b = node.args
     return plus(times(d[0], b), times(a, d[1]))
+
+
+@rule("scale")
+@identity("d(s*A) = ds*A + s*dA", "s: scalar; A: matrix(m,n)", "MC 37")
+def d_scale(node, d, dof):
+    """d(sA) = ds·A + s·dA (the product rule for a scalar factor)."""
+    s, a = node.args
+    return plus(times(d[0], a), times(s, d[1]))
 
 
 @rule("div")
@@ -378,18 +386,19 @@ def direction(x: Var, taken: set[str], index: int = 0) -> Var:
     return Var(name, x.shape, x.kind)
 
 
-def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None, order: int = 1) -> Optional[Node]:
+def differential(f: Node, x: Var, dx: Var, order: int = 1, record: bool = True) -> tuple[Optional[Node], list]:
     """df in the direction dx (``None`` when f does not depend on x).
 
     A rule is only called when some argument's differential is not zero, so the rules of
     one-argument ops never see ``None``.
     Iterative, one rule per distinct node: the cost is linear in the size of f's DAG.  Rules may
     look up the differential of any node below them (``dof``), which lets ‖a‖², log(1 + exp u)
-    and log softmax(u) be differentiated as units.  When ``steps`` is a list, a differential
-    :class:`~matcalc.derivation.Step` d(node) = … is appended for every node whose differential
-    is not 0, naming the rule that gave it.
+    and log softmax(u) be differentiated as units.  Returns df and its steps: a differential
+    :class:`~matcalc.derivation.Step` d(node) = … for every node whose differential is not 0,
+    naming the rule that gave it (none when ``record`` is false).
     """
     diffs: dict[int, Optional[Node]] = {}
+    steps: list = []
 
     def dof(node: Node) -> Optional[Node]:
         return diffs[id(node)]
@@ -405,7 +414,7 @@ def differential(f: Node, x: Var, dx: Var, steps: Optional[list] = None, order: 
         op = op_of(node)
         fn = SELECTORS[op](node) if op in SELECTORS else DIFF_RULES[op]
         out = diffs[id(node)] = fn(node, kids, dof)
-        if out is not None and steps is not None:
+        if out is not None and record:
             steps.append(Step("differential", rule_for(fn, op), order, node, out, check="differential",
                               wrt=x, direction=dx))
-    return diffs[id(f)]
+    return diffs[id(f)], steps

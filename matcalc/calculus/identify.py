@@ -16,8 +16,8 @@ from typing import Callable, Optional
 from matcalc.derivation import Step, identity, rule_of
 from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
 from matcalc.errors import UnsupportedError
-from matcalc.ir.nodes import Node, Num, Var, op_of, postorder
-from matcalc.ir.shapes import dim_product, is_scalar, make
+from matcalc.ir.nodes import PRODUCTS, Node, Num, Var, op_of, postorder
+from matcalc.ir.shapes import dim_product, is_scalar, is_vector, make
 from matcalc.tables import registrar
 
 ADJOINT_RULES: dict[str, Callable] = {}
@@ -78,31 +78,32 @@ def _as_row(v: Node) -> Node:
 @adjoint("mul")
 @identity("tr(C'*A*dB) = tr((A'*C)'*dB)", "C: matrix(m,p); A: matrix(m,n); dB: matrix(n,p)")
 def adjoint_mul(node, c, dep, batched):
-    """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity);
-    with a scalar factor s: ⟨C, ds·B⟩ = ⟨B, C⟩·ds and ⟨C, s·dB⟩ = ⟨s·C, dB⟩."""
+    """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity)."""
     a, b = node.args
     out = [None, None]
     if dep[0]:
-        if is_scalar(b.shape):
-            out[0] = times(b, c)
-        elif is_scalar(a.shape):
-            out[0] = times(_as_row(b), c) if batched else inner(b, c)
-        elif not batched:
+        if not batched:
             out[0] = times(c, T(b))
         elif a.shape[0] == 1:          # a row dA, whose batch is kept as columns: (dA·B)ᵀ = Bᵀ·dAᵀ
             out[0] = times(b, c)
         else:
             raise NotMatrixForm("a matrix-valued factor depends on the variable")
     if dep[1]:
-        if is_scalar(a.shape):
-            out[1] = times(a, c)
-        elif is_scalar(b.shape):
-            out[1] = times(_as_row(a), c) if batched else inner(a, c)
-        elif not batched or b.shape[1] == 1:
+        if not batched or b.shape[1] == 1:
             out[1] = times(T(a), c)
         else:
             raise NotMatrixForm("a matrix-valued factor depends on the variable")
     return tuple(out)
+
+
+@adjoint("scale")
+@identity("tr(C'*(ds*A + s*dA)) = tr(A'*C)*ds + tr((s*C)'*dA)",
+          "C: matrix(m,n); A: matrix(m,n); dA: matrix(m,n); s: scalar; ds: scalar")
+def adjoint_scale(node, c, dep, batched):
+    """⟨C, ds·A⟩ = ⟨A, C⟩·ds and ⟨C, s·dA⟩ = ⟨s·C, dA⟩ (a batch pairs A with each column)."""
+    s, a = node.args
+    return (((times(_as_row(a), c) if batched else inner(a, c)) if dep[0] else None),
+            times(s, c) if dep[1] else None)
 
 
 @adjoint("hadamard")
@@ -111,14 +112,9 @@ def adjoint_hadamard(node, c, dep, batched):
     """⟨C, A ⊙ dB⟩ = ⟨A ⊙ C, dB⟩."""
     a, b = node.args
     out = [None, None]
-    for i, (other, mine) in enumerate(((b, a), (a, b))):
+    for i, other in enumerate((b, a)):
         if dep[i]:
-            if batched:
-                out[i] = _diag_times(other, c)
-            elif is_scalar(mine.shape) and not is_scalar(other.shape):
-                out[i] = inner(other, c)
-            else:
-                out[i] = emul(other, c)
+            out[i] = _diag_times(other, c) if batched else emul(other, c)
     return tuple(out)
 
 
@@ -188,7 +184,7 @@ def _unvec(c: Node, shape) -> Node:
             stack += [(n.args[0], scale, sign), (n.args[1], scale, -sign if op == "sub" else sign)]
         elif op == "neg":
             stack.append((n.args[0], scale, -sign))
-        elif op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+        elif op == "scale" and not is_scalar(n.shape):
             stack.append((n.args[1], n.args[0] if scale is None else times(scale, n.args[0]), sign))
         elif op == "div" and is_scalar(n.args[1].shape):
             stack.append((n.args[0], make("div", Num(1) if scale is None else scale, n.args[1]), sign))
@@ -216,7 +212,7 @@ def _square_identity_scale(c: Node) -> Optional[Node]:
     """s with c = s·I (s a scalar, possibly 1), else None."""
     if op_of(c) == "eye":
         return Num(1)
-    if op_of(c) == "mul" and is_scalar(c.args[0].shape) and op_of(c.args[1]) == "eye":
+    if op_of(c) == "scale" and op_of(c.args[1]) == "eye":
         return c.args[0]
     if op_of(c) == "neg":
         inner = _square_identity_scale(c.args[0])
@@ -248,6 +244,77 @@ def adjoint_kron(node, c, dep, batched):
     return tuple(out)
 
 
+@identity("(s*A + B)*v = s*(A*v) + B*v", "s: scalar; A: matrix(m,n); B: matrix(m,n); v: vector(n)")
+def columns_first(df: Node, dx: Var) -> Node:
+    """``df`` with each product that is a column and depends on ``dx`` applied factor by factor
+    to its column, right to left, scalar factors in front and sums of matrices distributed:
+    ``(dx*x' + x*dx')*x`` is ``dx*(x'*x) + (dx'*x)*x`` and ``(s*A')*r`` is ``s*(A'*r)``
+    (associativity, distributivity; scalars commute).  Every matrix factor then multiplies a
+    column, so the batched sweep meets no matrix-valued node that depends on ``dx``.  Iterative
+    over the expression; each chain is taken apart once, at its top."""
+    nodes = list(postorder(df))
+    depends: dict[int, bool] = {}
+    uses: dict[int, int] = {}
+    factor_uses: dict[int, int] = {}
+    for node in nodes:
+        depends[id(node)] = (node == dx) if isinstance(node, Var) else any(depends[id(k)] for k in node.children())
+        for k in node.children():
+            uses[id(k)] = uses.get(id(k), 0) + 1
+            if op_of(node) in PRODUCTS and op_of(k) in PRODUCTS:
+                factor_uses[id(k)] = factor_uses.get(id(k), 0) + 1
+    inner = {i for i, n in factor_uses.items() if n == uses[i]}   # products used only as factors
+    done: dict[int, Node] = {}
+
+    def chain(n: Node) -> tuple[list, list]:
+        """The scalar and the matrix factors of a product, left to right."""
+        scalars, factors, stack = [], [], [n]
+        while stack:
+            m = stack.pop()
+            if op_of(m) in PRODUCTS and not is_scalar(m.shape) and (m is n or id(m) in inner):
+                stack.extend(reversed(m.args))
+            elif is_scalar(m.shape):
+                scalars.append(done.get(id(m), m))
+            else:
+                factors.append(m)
+        return scalars, factors
+
+    def apply(f: Node, v: Node) -> Node:
+        """f·v for a column v, with a dx-dependent matrix f taken apart (a short recursion on the
+        sums and products inside one factor)."""
+        op = op_of(f)
+        if depends[id(f)] and op in ("add", "sub") and f.args[0].shape == f.args[1].shape:
+            a, b = apply(f.args[0], v), apply(f.args[1], v)
+            return plus(a, b) if op == "add" else make("sub", a, b)
+        if depends[id(f)] and op == "neg":
+            return make("neg", apply(f.args[0], v))
+        if depends[id(f)] and op in PRODUCTS and not is_scalar(f.shape):
+            scalars, factors = chain(f)
+            return scaled(scalars, applied(factors, v))
+        return times(done.get(id(f), f), v)
+
+    def applied(factors: list, v: Node) -> Node:
+        for f in reversed(factors):
+            v = apply(f, v)
+        return v
+
+    def scaled(scalars: list, v: Node) -> Node:
+        for c in reversed(scalars):
+            v = times(c, v)
+        return v
+
+    for node in nodes:
+        kids = node.children()
+        if not kids:
+            done[id(node)] = node
+        elif op_of(node) in PRODUCTS and depends[id(node)] and id(node) not in inner and is_vector(node.shape):
+            scalars, factors = chain(node)
+            done[id(node)] = scaled(scalars, applied(factors[:-1], done.get(id(factors[-1]), factors[-1])))
+        else:
+            new = tuple(done[id(k)] for k in kids)
+            done[id(node)] = node if all(a is b for a, b in zip(new, kids)) else make(node.op, *new)
+    return done[id(df)]
+
+
 def pairing(c: Node, node: Node, batched: bool) -> Node:
     """⟨C, N⟩ as an expression: tr(CᵀN) (written aᵀb for vectors); for a batch of cotangent
     columns C, the column of pairings CᵀN (a row N is paired as Nᵀ, as the batch keeps it)."""
@@ -256,13 +323,13 @@ def pairing(c: Node, node: Node, batched: bool) -> Node:
     return times(T(c), T(node) if node.shape[0] == 1 and node.shape[1] != 1 else node)
 
 
-def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optional[list] = None,
-              order: int = 1) -> Optional[Node]:
+def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, order: int = 1,
+              record: bool = True) -> tuple[Optional[Node], list]:
     """The cotangent that reaches ``dx`` when ``seed`` is put on ``df`` (one reverse sweep).
 
     Not batched: returns G with df = ⟨G, dx⟩ for seed 1.  Batched: returns Jᵀ (seed I).
     Raises :class:`NotMatrixForm` where no matrix form exists; ``UnsupportedError`` for a
-    differential that is not linear in ``dx``.  When ``steps`` is a list, every adjoint rule
+    differential that is not linear in ``dx``.  Returns the cotangent and its steps: every adjoint rule
     applied is recorded as an equality ⟨C, node⟩ = Σ ⟨Cᵢ, childᵢ⟩ over the children that depend
     on ``dx``: the trace-cyclicity work, step by step.
     """
@@ -270,8 +337,9 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optio
     depends: dict[int, bool] = {}
     for node in nodes:
         depends[id(node)] = (node == dx) if isinstance(node, Var) else any(depends[id(k)] for k in node.children())
+    steps: list = []
     if not depends[id(df)]:
-        return None
+        return None, steps
     if batched and not (df.shape[1] == 1 or df.shape[0] == 1):
         raise NotMatrixForm("a matrix-valued function")
     pending: dict[int, list] = {id(df): [seed]}
@@ -296,12 +364,12 @@ def cotangent(df: Node, dx: Var, seed: Node, batched: bool = False, steps: Optio
         passed = [(child, ct) for child, d, ct in zip(node.children(), dep, cts) if d and ct is not None]
         for child, ct in passed:
             pending.setdefault(id(child), []).append(ct)
-        if steps is not None and passed:
+        if record and passed:
             after = None
             for child, ct in passed:
                 after = plus(after, pairing(ct, child, batched))
             steps.append(Step("identify", rule_of(fn), order, pairing(c, node, batched), after, direction=dx))
-    return result
+    return result, steps
 
 
 def substitute(root: Node, old: Var, new: Node) -> Node:
@@ -356,27 +424,18 @@ def vec_neg(node, m, dep):
 @vec_rule("mul")
 @identity("vec(A*dX*B) = kron(B', A)*vec(dX)", "A: matrix(m,n); dX: matrix(n,p); B: matrix(p,q)", "MC 520")
 def vec_mul(node, m, dep):
-    """vec(A·dX·B) = (Bᵀ ⊗ A)·vec(dX) (MC 520): vec(A·dL) = (I ⊗ A)·vec(dL), vec(dL·B) = (Bᵀ ⊗ I)·vec(dL);
-    a scalar s: vec(s·dL) = s·vec(dL), vec(ds·B) = vec(B)·ds."""
+    """vec(A·dX·B) = (Bᵀ ⊗ A)·vec(dX) (MC 520): vec(A·dL) = (I ⊗ A)·vec(dL), vec(dL·B) = (Bᵀ ⊗ I)·vec(dL)."""
     a, b = node.args
-    out = None
-    if dep[0]:
-        if is_scalar(b.shape):
-            term = times(b, m[0])
-        elif is_scalar(a.shape):
-            term = times(make("vec", b), m[0])
-        else:
-            term = times(make("kron", T(b), eye(a.shape[0])), m[0])
-        out = plus(out, term)
-    if dep[1]:
-        if is_scalar(a.shape):
-            term = times(a, m[1])
-        elif is_scalar(b.shape):
-            term = times(make("vec", a), m[1])
-        else:
-            term = times(make("kron", eye(b.shape[1]), a), m[1])
-        out = plus(out, term)
-    return out
+    return plus(times(make("kron", T(b), eye(a.shape[0])), m[0]) if dep[0] else None,
+                times(make("kron", eye(b.shape[1]), a), m[1]) if dep[1] else None)
+
+
+@vec_rule("scale")
+@identity("vec(ds*A + s*dL) = vec(A)*ds + s*vec(dL)", "s: scalar; ds: scalar; A: matrix(m,n); dL: matrix(m,n)")
+def vec_scale(node, m, dep):
+    """vec(ds·A) = vec(A)·ds and vec(s·dL) = s·vec(dL)."""
+    s, a = node.args
+    return plus(times(make("vec", a), m[0]) if dep[0] else None, times(s, m[1]) if dep[1] else None)
 
 
 @vec_rule("hadamard")
@@ -386,7 +445,7 @@ def vec_hadamard(node, m, dep):
     out = None
     for other, mi, d in zip(reversed(node.args), m, dep):
         if d:
-            out = plus(out, times(other, mi) if is_scalar(other.shape) else times(make("diag", make("vec", other)), mi))
+            out = plus(out, times(make("diag", make("vec", other)), mi))
     return out
 
 
@@ -465,9 +524,10 @@ def vec_kron(node, m, dep):
     return out
 
 
-def vec_jacobian(df: Node, dx: Var, steps: Optional[list] = None, order: int = 1) -> Optional[Node]:
+def vec_jacobian(df: Node, dx: Var, order: int = 1, record: bool = True) -> tuple[Optional[Node], list]:
     """J with vec(df) = J·vec(dx), by one forward sweep of ``VEC_RULES`` (Kronecker products).
-    When ``steps`` is a list, each vec rule applied is recorded as vec(node) = M·vec(dx)."""
+    Returns J and its steps: each vec rule applied, as vec(node) = M·vec(dx)."""
+    steps: list = []
     values: dict[int, Optional[Node]] = {}
     for node in postorder(df):
         if isinstance(node, Var):
@@ -482,7 +542,7 @@ def vec_jacobian(df: Node, dx: Var, steps: Optional[list] = None, order: int = 1
         if fn is None:
             raise UnsupportedError(f"{op_of(node)} is not linear, yet the differential applies it to {dx.name}")
         out = values[id(node)] = fn(node, m, tuple(v is not None for v in m))
-        if steps is not None and out is not None:
+        if record and out is not None:
             steps.append(Step("identify", rule_of(fn), order, make("vec", node), times(out, make("vec", dx)),
                               direction=dx))
-    return values[id(df)]
+    return values[id(df)], steps

@@ -113,7 +113,7 @@ class _Builder:
             return sp.nsimplify(node.value)
         if op == "neg":
             return -self.scalar(node.args[0])
-        if op in ("mul", "hadamard") and all(is_scalar(a.shape) for a in node.args):
+        if op == "scale" and is_scalar(node.shape):
             return self.scalar(node.args[0]) * self.scalar(node.args[1])
         if op == "div" and is_scalar(node.args[0].shape):
             return self.scalar(node.args[0]) / self.scalar(node.args[1])
@@ -140,7 +140,7 @@ class _Builder:
             return self.terms(node.args[0], col, row)
         if op == "neg":
             return [(-c, f, bd) for c, f, bd in self.terms(node.args[0], row, col)]
-        if op == "mul" and (is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape)):
+        if op == "scale":
             a, b = node.args
             return [(ca * cb, fa + fb, ba + bb) for ca, fa, ba in self.terms(a, row, col)
                     for cb, fb, bb in self.terms(b, row, col)]
@@ -155,7 +155,7 @@ class _Builder:
             return a + ([(-c, f, bd) for c, f, bd in b] if op == "sub" else b)
         if op in ("mul", "hadamard"):
             a, b = node.args
-            if op == "mul" and not is_scalar(a.shape) and not is_scalar(b.shape):
+            if op == "mul":
                 k = next(self.fresh)
                 bound = (Index(k, _extent(a.shape[1])),)
                 left, right = self.terms(a, row, k), self.terms(b, k, col)

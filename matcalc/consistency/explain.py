@@ -22,7 +22,7 @@ from matcalc.numeric.check import random_values
 from matcalc.calculus.derivative import Derivative, diff
 from matcalc.errors import MatcalcError
 from matcalc.numeric.evaluate import evaluate
-from matcalc.ir.nodes import ELEMENTWISE, Node, Num, Var, op_of
+from matcalc.ir.nodes import PRODUCTS, ELEMENTWISE, Node, Num, Var, fold, op_of, postorder
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
 from matcalc.ir.shapes import is_scalar, make
@@ -166,74 +166,171 @@ def _key(node: Node) -> int:
     return hash(_strip(node))
 
 
-def _unit(node: Node) -> tuple:
-    """The pieces of a scalar product ``node`` as the scalar rules see them: (coefficient, factors)."""
+# Factor sequences are built lazily, so that a long chain of products or calls concatenates in O(1)
+# per level instead of copying its list of factors at every level: a sequence is None (empty), a
+# node (one factor), a tuple of nodes, or a _Cat of two sequences, flattened once per term.
+
+class _Cat:
+    __slots__ = ("left", "right")
+
+    def __init__(self, left, right):
+        self.left, self.right = left, right
+
+
+def _cat(a, b):
+    return b if a is None else a if b is None else _Cat(a, b)
+
+
+def _flatten(seq) -> list:
+    out: list = []
+    stack = [seq]
+    while stack:
+        s = stack.pop()
+        if s is None:
+            continue
+        if isinstance(s, _Cat):
+            stack.append(s.right)
+            stack.append(s.left)
+        elif isinstance(s, tuple):
+            out.extend(s)
+        else:
+            out.append(s)
+    return out
+
+
+def _is_unit_product(node: Node) -> bool:
+    """A product the scalar rules split into factors: a matrix product, or scaling by a number."""
+    op = op_of(node)
+    return op in PRODUCTS
+
+
+def _unit_parts(node: Node) -> tuple:
+    """The arguments :func:`_unit` splits ``node`` into (none: the node is one factor)."""
+    op = op_of(node)
+    if op == "neg" or _is_unit_product(node) or (op == "transpose" and op_of(node.args[0]) in _UNIT_UNDER_TRANSPOSE):
+        return node.args
+    return ()
+
+
+def _unit_of(node: Node, parts: list) -> tuple:
+    """(coefficient, factor sequence) of ``node`` from those of its :func:`_unit_parts`."""
     op = op_of(node)
     if op == "num":
-        return float(node.value), []
+        return float(node.value), None
     if op == "neg":
-        c, fs = _unit(node.args[0])
+        c, fs = parts[0]
         return -c, fs
-    if op in ("mul", "hadamard") and (op == "mul" or is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape)):
-        ca, fa = _unit(node.args[0])
-        cb, fb = _unit(node.args[1])
-        return ca * cb, fa + fb
-    if op == "transpose" and op_of(node.args[0]) in ("mul", "neg", "num"):
-        c, fs = _unit(node.args[0])
-        return c, [make("transpose", f) for f in reversed(fs)]
-    return 1.0, [node]
+    if op == "transpose" and parts:
+        c, fs = parts[0]
+        return c, tuple(make("transpose", f) for f in reversed(_flatten(fs))) or None
+    if parts:
+        (ca, fa), (cb, fb) = parts
+        return ca * cb, _cat(fa, fb)
+    return 1.0, node
+
+
+_UNIT_UNDER_TRANSPOSE = ("neg", "num") + PRODUCTS
+
+
+class _ScalarRules:
+    """Step 1 for one f and x: the analyses it needs, each computed once per node, without recursion."""
+
+    def __init__(self, root: Node, x: Var):
+        self.depends: dict[int, bool] = {}
+        for n in postorder(root):
+            self.depends[id(n)] = (isinstance(n, Var) and n == x) or any(self.depends[id(c)] for c in n.children())
+        self.units: dict[int, tuple] = {}
+
+    def unit(self, node: Node) -> tuple:
+        """The pieces of a scalar product ``node`` as the scalar rules see them: (coefficient, factor sequence)."""
+        memo = self.units
+        stack = [node]
+        while stack:
+            n = stack[-1]
+            if id(n) in memo:
+                stack.pop()
+                continue
+            parts = _unit_parts(n)
+            todo = [p for p in parts if id(p) not in memo]
+            if todo:
+                stack.extend(reversed(todo))
+                continue
+            stack.pop()
+            memo[id(n)] = _unit_of(n, [memo[id(p)] for p in parts])
+        return memo[id(node)]
+
+    def derivative(self, root: Node) -> list:
+        """d root/dx by the scalar rules: a list of (coefficient, factors), chain-rule order.
+
+        A walk from the root with an explicit stack, in the order the rules are written (so the first
+        construct without a scalar analogue is the one reported). Each pending node carries its context:
+        the numbers its terms are multiplied by (innermost first, as the rules multiply them), the factors
+        written before its terms and those written after, and whether its terms are kept (f′ = 0 drops them).
+        """
+        depends = self.depends
+        out: list = []
+        stack = [(root, None, None, None, True)]
+        while stack:
+            node, scale, pre, post, keep = stack.pop()
+            if not depends[id(node)]:
+                continue
+            op = op_of(node)
+            if op == "var":
+                if keep:
+                    c = 1.0
+                    while scale is not None:
+                        m, scale = scale
+                        c = c * m
+                    out.append((c, _flatten(_cat(pre, post))))
+            elif op in ("transpose", "tr"):  # the trace of a number is the number
+                stack.append((node.args[0], scale, pre, post, keep))
+            elif op == "neg":
+                stack.append((node.args[0], (-1.0, scale), pre, post, keep))
+            elif op in ("add", "sub"):
+                stack.append((node.args[1], (-1.0, scale) if op == "sub" else scale, pre, post, keep))
+                stack.append((node.args[0], scale, pre, post, keep))
+            elif _is_unit_product(node):
+                a, b = node.args
+                ca, fa = self.unit(a)
+                cb, fb = self.unit(b)
+                stack.append((b, (ca, scale), _cat(pre, fa), post, keep))
+                stack.append((a, (cb, scale), pre, _cat(fb, post), keep))
+            elif op == "div":
+                a, s = node.args
+                if depends[id(s)]:
+                    raise NotApplicable("a quotient whose divisor depends on the variable")
+                stack.append((a, scale, pre, _cat(make("div", Num(1), s), post), keep))
+            elif op == "pow":
+                base, p = node.args
+                if op_of(base) == "norm2" and op_of(p) == "num" and p.value == 2:
+                    base = base.args[0]         # ‖a‖² is a² for a number a
+                elif not is_scalar(base.shape) and (op_of(p) != "num" or p.value < 0):
+                    raise NotApplicable("the inverse of a matrix (a negative matrix power) has no scalar analogue here")
+                if op_of(p) != "num" or depends[id(p)]:
+                    raise NotApplicable("a power with a variable exponent")
+                k = p.value
+                outer = () if k == 1 else (base,) * (int(k) - 1) if float(k).is_integer() and k > 1 else \
+                    (make("pow", base, Num(k - 1)),)
+                stack.append((base, (k, scale), _cat(pre, outer or None), post, keep))
+            elif op in ELEMENTWISE and is_scalar(node.shape):
+                outer = _outer_derivative(node)
+                stack.append((node.args[0], scale, _cat(pre, outer), post, keep and outer is not None))
+            else:
+                what = _NO_ANALOGUE.get(op, f"{op} of a vector or matrix" if op in ELEMENTWISE else op)
+                raise NotApplicable(f"{what} has no scalar analogue")
+        return out
+
+
+_NO_ANALOGUE = {
+    "det": "the determinant", "logdet": "log det", "inv": "the inverse", "hadamard": "the Hadamard product",
+    "ediv": "elementwise division", "epow": "the elementwise power", "sum": "sum()", "norm1": "the 1-norm",
+    "norm2": "the 2-norm (except squared)", "diag": "diag()", "softmax": "softmax", "logsumexp": "logsumexp",
+    "vec": "vec()", "kron": "the Kronecker product"}
 
 
 def _scalar_derivative(node: Node, x: Var) -> list:
     """d node/dx by the scalar rules: a list of (coefficient, factors), chain-rule order."""
-    if not _depends(node, x):
-        return []
-    op = op_of(node)
-    if op == "var":
-        return [(1.0, [])]
-    if op == "transpose":
-        return _scalar_derivative(node.args[0], x)
-    if op == "neg":
-        return [(-c, fs) for c, fs in _scalar_derivative(node.args[0], x)]
-    if op in ("add", "sub"):
-        sign = -1.0 if op == "sub" else 1.0
-        return _scalar_derivative(node.args[0], x) + [(sign * c, fs) for c, fs in _scalar_derivative(node.args[1], x)]
-    if op == "tr":  # the trace of a number is the number
-        return _scalar_derivative(node.args[0], x)
-    if op == "mul" or (op == "hadamard" and (is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape))):
-        a, b = node.args
-        ca, fa = _unit(a)
-        cb, fb = _unit(b)
-        out = [(c * cb, fs + fb) for c, fs in _scalar_derivative(a, x)]
-        out += [(ca * c, fa + fs) for c, fs in _scalar_derivative(b, x)]
-        return out
-    if op == "div":
-        a, s = node.args
-        if _depends(s, x):
-            raise NotApplicable("a quotient whose divisor depends on the variable")
-        return [(c, fs + [make("div", Num(1), s)]) for c, fs in _scalar_derivative(a, x)]
-    if op == "pow":
-        base, p = node.args
-        if op_of(base) == "norm2" and op_of(p) == "num" and p.value == 2:
-            base = base.args[0]         # ‖a‖² is a² for a number a
-        elif not is_scalar(base.shape) and (op_of(p) != "num" or p.value < 0):
-            raise NotApplicable("the inverse of a matrix (a negative matrix power) has no scalar analogue here")
-        if op_of(p) != "num" or _depends(p, x):
-            raise NotApplicable("a power with a variable exponent")
-        k = p.value
-        outer = [] if k == 1 else [base] * (int(k) - 1) if float(k).is_integer() and k > 1 else \
-            [make("pow", base, Num(k - 1))]
-        return [(k * c, outer + fs) for c, fs in _scalar_derivative(base, x)]
-    if op in ELEMENTWISE and is_scalar(node.shape):
-        outer = _outer_derivative(node)
-        return [(c, ([outer] if outer is not None else []) + fs) for c, fs in _scalar_derivative(node.args[0], x)
-                if outer is not None]
-    names = {"det": "the determinant", "logdet": "log det", "inv": "the inverse", "hadamard": "the Hadamard product",
-             "ediv": "elementwise division", "epow": "the elementwise power", "sum": "sum()", "norm1": "the 1-norm",
-             "norm2": "the 2-norm (except squared)", "diag": "diag()", "softmax": "softmax", "logsumexp": "logsumexp",
-             "vec": "vec()", "kron": "the Kronecker product"}
-    what = names.get(op, f"{op} of a vector or matrix" if op in ELEMENTWISE else op)
-    raise NotApplicable(f"{what} has no scalar analogue")
+    return _ScalarRules(node, x).derivative(node)
 
 
 def _outer_derivative(node: Node) -> Optional[Node]:
@@ -247,16 +344,15 @@ def _outer_derivative(node: Node) -> Optional[Node]:
     return _ELEMENTWISE_DERIVATIVE[node.op](node, u)
 
 
-def _depends(node: Node, x: Var) -> bool:
-    from matcalc.calculus.identify import depends_on
-    return depends_on(node, x)
-
-
 def _collect(terms: list) -> list:
     """Like terms as real numbers (same factors up to order and transposition) are added."""
     merged: dict = {}
+    key_of: dict[int, int] = {}     # _key of each distinct factor, computed once
     for c, fs in terms:
-        key = tuple(sorted(_key(f) for f in fs))
+        by_id = dict(zip(map(id, fs), fs))
+        for i in by_id.keys() - key_of.keys():
+            key_of[i] = _key(by_id[i])
+        key = tuple(sorted(map(key_of.__getitem__, map(id, fs))))
         if key in merged:
             merged[key] = (merged[key][0] + c, merged[key][1])
         else:
@@ -380,8 +476,9 @@ def shortcut(f, wrt, decls=None) -> ShortcutResult:
                       f"no reordering or transposition of {bad.text()} has the shape {_shape(target)}: "
                       "the shortcut cannot produce an answer")
     combos = list(itertools.islice(itertools.product(*(t.candidates for t in guess)), MAX_COMBINATIONS))
-    adjusted = _sum(list(combos[0]))
-    right = [c for c in combos if _equal(_sum(list(c)), truth, fnode)]
+    sums = [_sum(list(c)) for c in combos]   # each simplified once
+    adjusted = sums[0]
+    right = [s for s in sums if _equal(s, truth, fnode)]
     n_fits = 1
     for t in guess:
         n_fits *= len(t.candidates)
@@ -396,8 +493,8 @@ def shortcut(f, wrt, decls=None) -> ShortcutResult:
         return result(guess, adjusted, True, "right",
                       f"{n_fits} arrangements fit the shape {_shape(target)}, and all of them are equal here")
     if right:
-        fits = ", ".join(to_text(_sum(list(c))) for c in combos)
-        only = " and ".join(to_text(_sum(list(c))) for c in right)
+        fits = ", ".join(to_text(s) for s in sums)
+        only = " and ".join(to_text(s) for s in right)
         return result(guess, adjusted, None, "ambiguous",
                       f"{n_fits} arrangements fit the shape {_shape(target)} ({fits}); only {only} "
                       f"{'is' if len(right) == 1 else 'are'} right, and the shapes alone cannot tell which"
@@ -423,11 +520,13 @@ def _why_wrong(guess: list, truth: Derivative) -> str:
 
 def _count_terms(node: Node) -> int:
     """Terms of a sum, counting factored sums as expanded: (A + Aᵀ)x counts 2."""
-    op = op_of(node)
-    if op in ("add", "sub"):
-        return _count_terms(node.args[0]) + _count_terms(node.args[1])
-    if op in ("mul", "hadamard"):
-        return _count_terms(node.args[0]) * _count_terms(node.args[1])
-    if op in ("neg", "transpose"):
-        return _count_terms(node.args[0])
-    return 1
+    def visit(n: Node, kids: tuple) -> int:
+        op = op_of(n)
+        if op in ("add", "sub"):
+            return kids[0] + kids[1]
+        if op in PRODUCTS or op == "hadamard":
+            return kids[0] * kids[1]
+        if op in ("neg", "transpose"):
+            return kids[0]
+        return 1
+    return fold(node, visit)

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping, Union
 
 from matcalc.errors import ParseError, ShapeError
 from matcalc.ir.nodes import FUNCTIONS, OPS, Const, Node, Num, Op, Var
+from matcalc.ir.shapes import product_op
 from matcalc.ir.types import Type, make_type, parse_type, type_of_var
 from matcalc.front.syntax import Syn, parse_syntax, tspan
 from matcalc.front.infer import (CONSTANT_CALLS, State, constant_dims, dim_of, infer_statement, name_dims,
@@ -176,7 +177,8 @@ def _build(roots: list[Syn], state: State) -> dict[int, Node]:
             out[id(node)] = {"inv": lambda: Op("div", (Num(1), a), a.shape), "det": lambda: a,
                              "logdet": lambda: Op("log", (a,), a.shape)}[node.head]()
         else:
-            out[id(node)] = Op(node.head, tuple(out[id(a)] for a in node.args), u.resolve(shape))
+            op, args = product_op(node.head, tuple(out[id(a)] for a in node.args))
+            out[id(node)] = Op(op, args, u.resolve(shape))
     return out
 
 

@@ -125,7 +125,7 @@ def functions(f_node: Node, wrt: list, decls, hessian: bool, hvp: bool) -> tuple
         if g is None:
             raise UnsupportedError(f"hvp needs the gradient of {text} w.r.t. {x.name} in matrix form, "
                                    "but it has only an index form")
-        dg = differential(g, x, v) if ds[0].form != "zero" else None
+        dg = differential(g, x, v, record=False)[0] if ds[0].form != "zero" else None
         dg = simplify(dg) if dg is not None else None
         if dg is None:
             dg = Num(0) if is_scalar(x.shape) else Const("fill", tuple(x.shape), 0)

@@ -94,7 +94,7 @@ def nonnegative(node: Node) -> bool:
     stack, factors = [node], []
     while stack:
         n = stack.pop()
-        if isinstance(n, Op) and n.op in ("hadamard", "mul", "ediv", "div"):
+        if isinstance(n, Op) and n.op in ("hadamard", "mul", "scale", "ediv", "div"):
             stack.extend(n.args)
         else:
             factors.append(n)
@@ -124,7 +124,7 @@ def _nonneg_atom(n: Node) -> bool:
         if op_of(b) in ("epow", "pow") and op_of(b.args[0]) == "tanh" and isinstance(b.args[1], Num) \
                 and b.args[1].value == 2:
             return True
-    return n.op in ("hadamard", "mul", "ediv", "div") and nonnegative(n)
+    return n.op in ("hadamard", "mul", "scale", "ediv", "div") and nonnegative(n)
 
 
 # ------------------------------------------------------------------------------ the builder
@@ -214,7 +214,7 @@ class Planner:
         if op == "fill":
             return self.mk("full", (), float(node.value), shape)
         a = [self.of(x) for x in node.args]
-        if op in ("mul", "neg", "div", "transpose"):
+        if op in ("mul", "scale", "neg", "div", "transpose"):
             return self._chain(node)
         if op in ("add", "sub"):
             return self.mk(op, a, shape=shape)
@@ -244,7 +244,7 @@ class Planner:
             return self.mk(op, a, shape=shape)
         if op == "tr":
             inner = node.args[0]
-            if op_of(inner) == "mul" and not any(is_scalar(x.shape) for x in inner.args):
+            if op_of(inner) == "mul":
                 p, q = (self.of(x) for x in inner.args)       # tr(PQ) = sum(P .* Q')
                 return self.mk("sum", (self.mk("mul", (p, self.mk("T", (q,))), shape=p.shape),), shape=shape)
             return self.mk("trace", a, shape=shape)
@@ -313,14 +313,8 @@ class Planner:
                 else:
                     den.append(s)
                 stack.append((a, t))
-            elif op == "mul" and (is_scalar(n.args[0].shape) or is_scalar(n.args[1].shape)):
-                a, b = n.args
-                if is_scalar(a.shape) and is_scalar(b.shape):
-                    stack.extend([(b, t), (a, t)])
-                elif is_scalar(a.shape):
-                    stack.extend([(b, t), (a, t)])
-                else:
-                    stack.extend([(a, t), (b, t)])
+            elif op == "scale":
+                stack.extend([(n.args[1], t), (n.args[0], t)])
             elif op == "mul":
                 a, b = n.args
                 first, second = (b, a) if t else (a, b)
@@ -510,7 +504,7 @@ class Planner:
             order.append(n)
             if n.op in ("add", "sub", "neg"):
                 stack.extend(n.args)
-            elif n.op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+            elif n.op == "scale" and not is_scalar(n.shape):
                 stack.append(n.args[1])
         for n in reversed(order):
             if id(n) in out:
@@ -519,7 +513,7 @@ class Planner:
                 out[id(n)] = self.mk(n.op, tuple(out[id(a)] for a in n.args), shape=shape4)
             elif n.op == "neg":
                 out[id(n)] = self.mk("neg", (out[id(n.args[0])],), shape=shape4)
-            elif n.op == "mul" and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+            elif n.op == "scale" and not is_scalar(n.shape):
                 s, k = n.args
                 if k.op == "kron":                     # the scalar on the smaller Kronecker factor
                     a, b = k.args

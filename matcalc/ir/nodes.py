@@ -6,6 +6,12 @@ the list of operators, structural equality and iterative traversal.
 
 Shapes are ``(rows, cols)`` pairs of dimensions, a dimension being an ``int`` or a ``str`` name.
 A scalar is ``(1, 1)``, a (column) vector ``(n, 1)``, its transpose, a row, ``(1, n)``.
+
+Products are two ops, both written ``*``: ``mul`` is the matrix product of two operands neither of
+which is 1×1 (including the inner product x'*y and the outer product x*y'), and ``scale`` is a
+1×1 operand times anything, the scalar always first (``scale(s, A)`` reads ``s*A``).  The
+checked constructor :func:`matcalc.ir.shapes.make` chooses between them from the shapes, so
+``make("mul", A, s)`` is ``scale(s, A)``.
 """
 from __future__ import annotations
 
@@ -28,9 +34,11 @@ BINARY_FUNCTIONS = ("kron",)
 FUNCTIONS = ELEMENTWISE + MATRIX_FUNCTIONS + BINARY_FUNCTIONS
 #: Operators written with symbols, with their arity.
 OPERATORS = {
-    "add": 2, "sub": 2, "mul": 2, "div": 2, "hadamard": 2, "ediv": 2,
+    "add": 2, "sub": 2, "mul": 2, "scale": 2, "div": 2, "hadamard": 2, "ediv": 2,
     "pow": 2, "epow": 2, "neg": 1, "transpose": 1,
 }
+#: The two product ops (matrix product, and a scalar times anything), both written ``*``.
+PRODUCTS = ("mul", "scale")
 #: The closed set of ops of ``Op`` nodes, with arity.
 OPS: dict[str, int] = {**OPERATORS, **{f: 1 for f in ELEMENTWISE + MATRIX_FUNCTIONS}, **{f: 2 for f in BINARY_FUNCTIONS}}
 #: Ops of leaf nodes: variables, numbers, the identity and constant-filled arrays.

@@ -138,6 +138,15 @@ def shape_mul(shapes, u):
     return u.resolve((a[0], b[1]))
 
 
+@rule("scale")
+def shape_scale(shapes, u):
+    """s*A: a scalar s scales A, whatever its shape."""
+    a, b = (u.resolve(s) for s in shapes)
+    if not is_scalar(a):
+        raise Mismatch(f"the scale factor {{0}} must be a scalar, not {fmt_shape(a)}")
+    return b
+
+
 @rule("div")
 def shape_div(shapes, u):
     """A / s divides by a scalar s."""
@@ -269,8 +278,22 @@ def shape_leaf(shapes, u):
 assert set(SHAPE_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(SHAPE_RULES)
 
 
+def product_op(op: str, args: tuple) -> tuple:
+    """The op and operands that ``op`` (``mul`` or ``hadamard``) applied to ``args`` denotes: a
+    product with a 1×1 operand is ``scale``, the scalar first (it commutes with anything)."""
+    if op in ("mul", "hadamard") and len(args) == 2:
+        a, b = args
+        if is_scalar(a.shape):
+            return "scale", (a, b)
+        if is_scalar(b.shape):
+            return "scale", (b, a)
+    return op, tuple(args)
+
+
 def make(op: str, *args: Node) -> Op:
-    """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`."""
+    """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`.
+    A product with a scalar operand becomes ``scale`` (see :func:`product_op`)."""
+    op, args = product_op(op, args)
     try:
         shape = SHAPE_RULES[op](tuple(a.shape for a in args), Unifier())
     except Mismatch as e:

@@ -233,11 +233,16 @@ def eval_kron(node, a, b):
 @evaluates("mul")
 @_guarded
 def eval_mul(node, a, b):
-    """A matrix product, or scaling when either factor is a scalar."""
-    if is_scalar(node.args[0].shape) or is_scalar(node.args[1].shape):
-        return a * b
+    """A matrix product."""
     _budget(node, a.shape[0], b.shape[1])
     return a @ b
+
+
+@evaluates("scale")
+@_guarded
+def eval_scale(node, s, a):
+    """A scalar times an array."""
+    return s * a
 
 
 @evaluates("pow")

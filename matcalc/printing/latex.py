@@ -135,7 +135,9 @@ def _name(name: str, word: str) -> str:
     if subscript:
         text += f"_{{{subscript}}}"
     if sup:
-        text = f"{{{text}^{{{_join(sup)}}}}}"       # braced, so a transpose cannot double it
+        # braced, so a transpose cannot double it; the empty group ends amsmath's accent look-ahead,
+        # which otherwise reads the transpose's ^ as a second superscript of \hat{w}^{1}
+        text = f"{{{text}^{{{_join(sup)}}}{{}}}}"
     return text
 
 
@@ -232,7 +234,7 @@ def _infix(symbol: str, prec: int):
 
 def _circled(symbol: str):
     def latex_circled(node, kids):
-        apart = ("mul",) + tuple(o for o in _CIRCLED if o != node.op)
+        apart = ("mul", "scale") + tuple(o for o in _CIRCLED if o != node.op)
         left = _operand(node, 0, kids[0], PRODUCT if node.op != "kron" else POSTFIX, apart)
         right = _operand(node, 1, kids[1], PRODUCT + 1 if node.op != "kron" else POSTFIX, apart + (node.op,))
         return f"{left}{symbol}{_signed(right)}", PRODUCT
@@ -246,7 +248,7 @@ printer("ediv")(_circled(r" \oslash "))
 printer("kron")(_circled(r" \otimes "))
 
 
-@printer("mul")
+@printer("mul", "scale")
 def latex_mul(node, kids):
     """Juxtaposition, with a \\cdot where a number would run into the next factor."""
     a, b = kids
@@ -355,9 +357,14 @@ def _nesting(node, k: int) -> int:
     """How many TeX groups the printer opens around child k of ``node`` (at most): none for a
     left operand printed flat (a + b + c, A B C, A ⊙ B ⊙ C), two in a numerator, else one."""
     op = op_of(node)
-    if k == 0 and (op in ("add", "sub") or (op == op_of(node.args[0]) and op in ("mul", "hadamard", "ediv"))):
+    if k == 0 and (op in ("add", "sub") or (_family(op) == _family(op_of(node.args[0])) and op in ("mul", "scale", "hadamard", "ediv"))):
         return 0
     return 2 if op == "div" and k == 0 else 1
+
+
+def _family(op: str) -> str:
+    """Products of both kinds print alike (``s A B``)."""
+    return "mul" if op == "scale" else op
 
 
 def wrap_lines(tex: str) -> str:

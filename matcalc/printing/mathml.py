@@ -125,7 +125,7 @@ printer("ediv")(_infix("⊘", PRODUCT))
 _NUMERIC_STARTS = ("<mn>", "<mrow><mn>", "<msup><mn>", '<mrow><mo form="prefix">')
 
 
-@printer("mul")
+@printer("mul", "scale")
 def mathml_mul(node, kids):
     """Juxtaposition (invisible times), with a · where a number would run into the next factor."""
     a, b = kids

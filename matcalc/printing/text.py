@@ -173,7 +173,7 @@ def _infix(symbol: str, prec: int):
 
 printer("add")(_infix(" + ", SUM))
 printer("sub")(_infix(" - ", SUM))
-@printer("mul")
+@printer("mul", "scale")
 def text_mul(node, kids):
     """A*B; an inner product scaling a matrix keeps its parentheses, (x'*y)*z, for readers."""
     a, b = kids

@@ -4,7 +4,7 @@ Each rule's docstring ends with the clause of :mod:`matcalc.simplify.normal_form
 """
 from __future__ import annotations
 
-from matcalc.ir.nodes import Const, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
@@ -24,12 +24,12 @@ def neg_neg(node, rb):
 def neg_into_product(node, rb):
     """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads. [N2]"""
     a = node.args[0]
-    if op_of(a) in ("mul", "hadamard", "div", "ediv"):
+    if op_of(a) in ("mul", "scale", "hadamard", "div", "ediv"):
         return rb(a.op, rb("neg", a.args[0]), a.args[1])
     return None
 
 
-@rewrites("canonical", "mul", "hadamard", "div", "ediv")
+@rewrites("canonical", "mul", "scale", "hadamard", "div", "ediv")
 @identity("A*(-B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def sign_to_the_left(node, rb):
     """a·(−b) → (−a)·b. [N2]"""
@@ -40,35 +40,34 @@ def sign_to_the_left(node, rb):
     return rb(node.op, rb("neg", a), inner)
 
 
-@rewrites("canonical", "mul")
-@identity("A*2 = 2*A", "A: matrix(m,n)")
+@rewrites("canonical", "mul", "scale")
+@identity("s*2 = 2*s", "s: scalar")
 def coefficient_first(node, rb):
-    """A·c → c·A, A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients lead. [N3]"""
+    """s·c → c·s (of scalars), A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients
+    lead. [N3] (A scalar times a matrix is built scalar first, see ``scale``.)"""
     a, b = node.args
     if is_num(b) and not is_num(a):
         return rb("mul", b, a)
-    if op_of(b) == "mul" and is_num(b.args[0]) and not is_num(a):
+    if op_of(b) in PRODUCTS and is_num(b.args[0]) and not is_num(a):
         return rb("mul", rb("mul", b.args[0], a), b.args[1])
-    if is_num(a) and op_of(b) == "mul" and is_num(b.args[0]):
+    if is_num(a) and op_of(b) in PRODUCTS and is_num(b.args[0]):
         return rb("mul", Num(number(a.value * b.args[0].value)), b.args[1])
-    if is_num(a) and op_of(b) == "mul" and not is_num(b.args[0]) and not is_scalar(b.shape):
+    if is_num(a) and op_of(b) in PRODUCTS and not is_num(b.args[0]) and not is_scalar(b.shape):
         return rb("mul", rb("mul", a, b.args[0]), b.args[1])
-    if is_scalar(a.shape) and op_of(b) == "mul" and not is_scalar(b.shape) and not is_scalar(b.args[0].shape) \
+    if is_scalar(a.shape) and op_of(b) in PRODUCTS and not is_scalar(b.shape) and not is_scalar(b.args[0].shape) \
             and not is_scalar(b.args[1].shape):  # s·(A·B) → (s·A)·B for a scalar s
         return rb("mul", rb("mul", a, b.args[0]), b.args[1])
     return None
 
 
-@rewrites("canonical", "mul")
+@rewrites("canonical", "mul", "scale")
 @identity("A*(s*B) = s*A*B", "A: matrix(m,n); s: scalar; B: matrix(n,p)")
 def scalar_factor_first(node, rb):
     """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute). [N3]"""
     a, b = node.args
-    if op_of(b) == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape) \
+    if op_of(b) in PRODUCTS and is_scalar(b.args[0].shape) and not is_scalar(b.args[1].shape) \
             and not is_scalar(a.shape) and not is_num(b.args[0]):
         return rb("mul", rb("mul", b.args[0], a), b.args[1])
-    if is_scalar(b.shape) and not is_scalar(a.shape) and not is_num(b):
-        return rb("mul", b, a)
     return None
 
 
@@ -109,7 +108,7 @@ def transpose_inward(node, rb):
         if x.shape == y.shape and rb.facts.transpose_cost(x) + rb.facts.transpose_cost(y) <= 1:
             return rb(op, rb("transpose", x), rb("transpose", y))
         return None
-    if op == "mul":
+    if op in PRODUCTS:
         x, y = a.args
         if rb.facts.transpose_cost(x) + rb.facts.transpose_cost(y) <= 1:
             return rb("mul", rb("transpose", y), rb("transpose", x))
@@ -133,7 +132,7 @@ def subtract_negative(node, rb):
     return None
 
 
-@rewrites("canonical", "mul")
+@rewrites("canonical", "mul", "scale")
 @identity("A*(B*C) = (A*B)*C", "A: matrix(m,n); B: matrix(n,p); C: matrix(p,q)")
 def associate_left(node, rb):
     """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
@@ -188,7 +187,7 @@ def divide_twice(node, rb):
     return None
 
 
-@rewrites("canonical", "mul")
+@rewrites("canonical", "mul", "scale")
 @identity("(1/s)*A = A/s", "A: matrix(m,n); s: scalar")
 def reciprocal_scaling(node, rb):
     """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s. [N6]"""
@@ -196,7 +195,7 @@ def reciprocal_scaling(node, rb):
     if op_of(a) == "div" and is_num(a.args[0]) and is_scalar(a.shape):
         c, s_ = a.args[0], a.args[1]
         return rb("div", b if c.value == 1 else rb("mul", c, b), s_)
-    if op_of(b) == "div" and is_num(b.args[0]) and is_scalar(b.shape) and not is_num(a):
+    if op_of(b) == "div" and is_num(b.args[0]) and is_scalar(b.shape):
         c, s_ = b.args[0], b.args[1]
         return rb("div", a if c.value == 1 else rb("mul", c, a), s_)
     return None
@@ -232,7 +231,7 @@ def elementwise_quotient(node, rb):
     a, b = node.args
     if isinstance(a, Const) and a.op == "fill":
         return rb("ediv", Num(a.value), b)
-    if is_num(a) and op_of(b) == "mul" and is_num(b.args[0]) and b.args[0].value != 0:
+    if is_num(a) and op_of(b) in PRODUCTS and is_num(b.args[0]) and b.args[0].value != 0:
         return rb("ediv", Num(number(a.value / b.args[0].value)), b.args[1])
     if op_of(a) == "ediv":
         return rb("ediv", a.args[0], rb("hadamard", a.args[1], b))
@@ -249,7 +248,7 @@ def transpose_of_quotient(node, rb):
     return None
 
 
-@rewrites("canonical", "mul")
+@rewrites("canonical", "mul", "scale")
 @identity("A*(B/s) = (A*B)/s", "A: matrix(m,n); B: matrix(n,p); s: scalar")
 def quotient_out_of_product(node, rb):
     """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s. [N6]"""

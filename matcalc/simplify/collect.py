@@ -7,7 +7,7 @@ about N steps instead of the N² of a pairwise search.
 """
 from __future__ import annotations
 
-from matcalc.ir.nodes import Node, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
@@ -22,7 +22,7 @@ def _signed_terms(node: Node, rb) -> list:
     while stack:
         sign, n = stack.pop()
         op = op_of(n)
-        if op == "mul" and rb.took_out(n):
+        if op in PRODUCTS and rb.took_out(n):
             stack.append((sign * n.args[0].value, n.args[1]))
         elif op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
             stack.append((-sign if op == "sub" else sign, n.args[1]))
@@ -37,7 +37,7 @@ def _signed_terms(node: Node, rb) -> list:
 
 def _right_factor(node: Node):
     """(rest, last factor) of a product, or None."""
-    if op_of(node) == "mul" and not is_scalar(node.args[1].shape):
+    if op_of(node) in PRODUCTS and not is_scalar(node.args[1].shape):
         return node.args[0], node.args[1]
     return None
 
@@ -45,7 +45,7 @@ def _right_factor(node: Node):
 def _left_spine(node: Node) -> list:
     """The left spine of a product: [node, node.args[0], …] while each is a ``mul`` (iterative)."""
     spine = [node]
-    while op_of(spine[-1]) == "mul":
+    while op_of(spine[-1]) in PRODUCTS:
         spine.append(spine[-1].args[0])
     return spine
 
@@ -53,7 +53,7 @@ def _left_spine(node: Node) -> list:
 def _left_factor(node: Node, rb):
     """(first factor, rest) of a matrix product, re-associating (AB)C as A(BC); a scalar factor s
     rides with the rest: s·(A·B) gives (A, s·B) and s·A gives (A, s)."""
-    if op_of(node) != "mul":
+    if op_of(node) not in PRODUCTS:
         return None
     a, b = node.args
     if is_scalar(node.shape) or is_scalar(b.shape):
@@ -66,7 +66,7 @@ def _left_factor(node: Node, rb):
     cur = node
     while True:
         x, y = cur.args
-        if op_of(x) == "mul" and not is_scalar(x.shape) and not is_scalar(x.args[1].shape):
+        if op_of(x) in PRODUCTS and not is_scalar(x.shape) and not is_scalar(x.args[1].shape):
             if is_scalar(x.args[0].shape):
                 first, rest = _left_factor(x, rb)
                 rests.append(y)
@@ -83,11 +83,11 @@ def _left_factor(node: Node, rb):
 
 def _lead_scalar(node: Node, rb):
     """(s, rest) for a matrix product whose leftmost factor is a non-number scalar s, else None."""
-    if op_of(node) != "mul" or is_scalar(node.shape):
+    if op_of(node) not in PRODUCTS or is_scalar(node.shape):
         return None
     spine = _left_spine(node)
     for k, n in enumerate(spine[:-1]):
-        if is_scalar(n.shape) or op_of(n) != "mul":
+        if is_scalar(n.shape) or op_of(n) not in PRODUCTS:
             return None
         a = n.args[0]
         if is_scalar(a.shape) and not is_num(a):
@@ -95,7 +95,7 @@ def _lead_scalar(node: Node, rb):
             for m in reversed(spine[:k]):
                 rest = rb("mul", rest, m.args[1])
             return a, rest
-        if op_of(a) != "mul":
+        if op_of(a) not in PRODUCTS:
             return None
     return None
 
@@ -108,10 +108,10 @@ def _common_suffix(terms: list) -> tuple:
     suffix = [terms[0].args[1]]
     while True:
         first = rests[0]
-        if not (op_of(first) == "mul" and not is_scalar(first.shape) and not is_scalar(first.args[1].shape)):
+        if not (op_of(first) in PRODUCTS and not is_scalar(first.shape) and not is_scalar(first.args[1].shape)):
             break
         f, shape = first.args[1], first.args[0].shape
-        if not all(op_of(r) == "mul" and r.args[0].shape == shape and r.args[1] == f for r in rests[1:]):
+        if not all(op_of(r) in PRODUCTS and r.args[0].shape == shape and r.args[1] == f for r in rests[1:]):
             break
         suffix.append(f)
         rests = [r.args[0] for r in rests]
@@ -265,14 +265,14 @@ def collect_sum(node, rb):
     if common:   # c·A ± c·B → c·(A ± B)
         inner = _rebuild([(c / common, t) for c, t in items], node.shape, rb)
         out = rb("mul", Num(number(common)), inner)
-        if op_of(out) == "mul" and is_num(out.args[0]):
+        if op_of(out) in PRODUCTS and is_num(out.args[0]):
             rb.mark_taken_out(out)
         return out
     out = _rebuild(items, node.shape, rb)
     return None if out == node else out
 
 
-@rewrites("collect", "mul")
+@rewrites("collect", "mul", "scale")
 @identity("A*A = A^2", "A: matrix(n,n)")
 def equal_factors_to_power(node, rb):
     """A·A → A², Aᵏ·A → Aᵏ⁺¹, A·Aᵏ → Aᵏ⁺¹ (scalars and square matrices)."""
@@ -293,7 +293,7 @@ def equal_factors_to_elementwise_power(node, rb):
     return rb("epow", a, Num(2)) if a == b and not is_scalar(a.shape) else None
 
 
-@rewrites("collect", "mul")
+@rewrites("collect", "mul", "scale")
 @identity("(A^2)'*(A^3)' = (A^5)'", "A: matrix(n,n)")
 def transposes_of_powers(node, rb):
     """(Aᵏ)ᵀ·(Aʲ)ᵀ → (Aᵏ⁺ʲ)ᵀ: transposed powers of one matrix combine."""

@@ -127,9 +127,15 @@ class Simplifier:
         return done[id(root)]
 
 
-def simplify(root: Node, trace: Optional[list] = None) -> Node:
+def simplify(root: Node) -> Node:
     """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded."""
-    return Simplifier(trace).run(root)
+    return Simplifier().run(root)
 
 
-__all__ = ["PHASES", "SIMPLIFY_RULES", "Simplifier", "budget_exhausted", "is_zero", "simplify"]
+def simplify_traced(root: Node) -> tuple[Node, list]:
+    """:func:`simplify` and its trace: each rewrite as (rule function, before, after), in order."""
+    trace: list = []
+    return Simplifier(trace).run(root), trace
+
+
+__all__ = ["PHASES", "SIMPLIFY_RULES", "Simplifier", "budget_exhausted", "is_zero", "simplify", "simplify_traced"]

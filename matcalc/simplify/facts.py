@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from matcalc.ir.nodes import Node, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.simplify.terms import SIGNED_PRODUCTS, is_num
 
@@ -60,7 +60,7 @@ class Facts:
     def lead(self, node: Node) -> Optional[Node]:
         """The leading non-number scalar factor of a matrix product, or None."""
         def local(n):
-            if op_of(n) != "mul" or is_scalar(n.shape):
+            if op_of(n) not in PRODUCTS or is_scalar(n.shape):
                 return "done", None
             a = n.args[0]
             if is_scalar(a.shape) and not is_num(a):
@@ -70,13 +70,13 @@ class Facts:
 
     def _left_first(self, node: Node) -> Optional[Node]:
         def local(n):
-            if op_of(n) != "mul" or is_scalar(n.shape) or is_scalar(n.args[1].shape):
+            if op_of(n) not in PRODUCTS or is_scalar(n.shape) or is_scalar(n.args[1].shape):
                 return "done", None
             a, b = n.args
             if is_scalar(a.shape):
                 inner = self._left_first(b)
                 return "done", b if inner is None else inner
-            if op_of(a) == "mul" and not is_scalar(a.shape) and not is_scalar(a.args[1].shape):
+            if op_of(a) in PRODUCTS and not is_scalar(a.shape) and not is_scalar(a.args[1].shape):
                 return "down", a
             return "done", a
         return self._spine("left", node, local)
@@ -102,9 +102,9 @@ class Facts:
                 return "done", (n.value, None)
             if op == "neg":
                 return "down", n.args[0]
-            if op == "mul" and is_num(n.args[0]):
+            if op in PRODUCTS and is_num(n.args[0]):
                 return "down", n.args[1]
-            if op in ("mul", "div") and not is_num(n.args[0]):
+            if op in ("mul", "scale", "div") and not is_num(n.args[0]):
                 return "down", n.args[0]
             return "done", (1, n)
 
@@ -113,7 +113,7 @@ class Facts:
             op = op_of(n)
             if op == "neg":
                 return -c, t
-            if op == "mul" and is_num(n.args[0]):
+            if op in PRODUCTS and is_num(n.args[0]):
                 return n.args[0].value * c, t
             if c != 1 and op == "div":   # (c·A)/s = c·(A/s)
                 return c, (rb("div", Num(1), n.args[1]) if t is None else rb("div", t, n.args[1]))
@@ -152,7 +152,7 @@ class Facts:
             return n.kind == "symmetric"
         if op == "diag":
             return n.args[0].shape[1] == 1
-        if op == "mul" and not is_scalar(n.args[0].shape):  # AᵀA, AAᵀ, palindromes L·M·Lᵀ
+        if op in PRODUCTS and not is_scalar(n.args[0].shape):  # AᵀA, AAᵀ, palindromes L·M·Lᵀ
             a, b = n.args
             if (op_of(a) == "transpose" and a.args[0] == b) or (op_of(b) == "transpose" and b.args[0] == a):
                 return True
@@ -205,7 +205,7 @@ class Facts:
                 memo[id(n)] = (n, 0)
                 stack.pop()
                 continue
-            kids = n.args if op == "mul" else (n.args[:1] if op == "neg" else ())
+            kids = n.args if op in PRODUCTS else (n.args[:1] if op == "neg" else ())
             missing = [c for c in kids if id(c) not in memo]
             if missing:
                 stack.extend(missing)
@@ -241,7 +241,7 @@ def _chain(node: Node) -> Optional[list]:
     out, stack = [], [node]
     while stack:
         n = stack.pop()
-        if op_of(n) == "mul":
+        if op_of(n) in PRODUCTS:
             a, b = n.args
             stack += [x for x in (b, a) if not is_scalar(x.shape)]
         elif op_of(n) != "eye":
@@ -266,7 +266,7 @@ def _chain_choices(n: Node) -> list:
                 break
             chains = []
             for _, t in parts:
-                sub = _chain(t) if op_of(t) == "mul" else ([] if op_of(t) == "eye" else [t])
+                sub = _chain(t) if op_of(t) in PRODUCTS else ([] if op_of(t) == "eye" else [t])
                 if sub is None:
                     break
                 chains.append(chain[:k] + sub + chain[k + 1:])
@@ -287,9 +287,9 @@ def _symmetry_needs(n: Node) -> list:
         return [t for _, t in signed_parts(n) if t is not n] if _is_sum(n) else []
     if op == "hadamard":
         return list(n.args)
-    if op == "mul" and is_scalar(n.args[0].shape):
+    if op in PRODUCTS and is_scalar(n.args[0].shape):
         return [n.args[1]]
-    if op == "mul":   # the factors a palindrome test looks at
+    if op in PRODUCTS:   # the factors a palindrome test looks at
         seen, out = set(), []
         for chains in _chain_choices(n):
             for chain in chains:

@@ -1,7 +1,7 @@
 """Phase 1, fold: arithmetic on numbers and neutral operands (normal-form clause [N1])."""
 from __future__ import annotations
 
-from matcalc.ir.nodes import Const, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
@@ -9,12 +9,12 @@ from matcalc.simplify.terms import is_num, is_zero, number, scaled, zero
 
 
 _FOLD = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "scale": lambda a, b: a * b,
     "hadamard": lambda a, b: a * b, "neg": lambda a: -a,
 }
 
 
-@rewrites("fold", "add", "sub", "mul", "hadamard", "neg")
+@rewrites("fold", "add", "sub", "mul", "scale", "hadamard", "neg")
 @identity("2*3 = 6")
 def fold_numbers(node, rb):
     """Arithmetic on numbers is done: 2*3 → 6."""
@@ -69,7 +69,7 @@ def neg_of_number(node, rb):
     return None
 
 
-@rewrites("fold", "mul")
+@rewrites("fold", "mul", "scale")
 @identity("eye*A = A", "A: matrix(m,n)")
 def multiply_by_one(node, rb):
     """1·A → A, A·1 → A, I·A → A, A·I → A."""
@@ -81,7 +81,7 @@ def multiply_by_one(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "hadamard")
+@rewrites("fold", "mul", "scale", "hadamard")
 @identity("0*A = matrix(0)", "A: matrix(m,n)")
 def multiply_by_zero(node, rb):
     """0·A → 0."""
@@ -101,16 +101,6 @@ def hadamard_by_ones(node, rb):
     return None
 
 
-@rewrites("fold", "hadamard")
-@identity("s .* B = s*B", "s: scalar; B: matrix(m,n)")
-def hadamard_of_scalars(node, rb):
-    """a ⊙ B with a scalar is a·B."""
-    a, b = node.args
-    if is_scalar(a.shape) or is_scalar(b.shape):
-        return rb("mul", a, b)
-    return None
-
-
 @rewrites("fold", "add", "sub")
 @identity("A + 0 = A", "A: matrix(m,n)")
 def add_zero(node, rb):
@@ -123,7 +113,7 @@ def add_zero(node, rb):
     return None
 
 
-@rewrites("fold", "mul")
+@rewrites("fold", "mul", "scale")
 @identity("2*matrix(3) = matrix(6)")
 def scale_constant(node, rb):
     """c·1 → the constant array filled with c."""
@@ -147,18 +137,18 @@ def sum_of_scalar(node, rb):
     return node.args[0] if is_scalar(node.args[0].shape) else None
 
 
-@rewrites("fold", "mul")
+@rewrites("fold", "mul", "scale")
 @identity("(s*eye)*B = s*B", "s: scalar; B: matrix(m,n)")
 def scaled_identity(node, rb):
     """(s·I)·B → s·B and B·(s·I) → s·B."""
     a, b = node.args
     for x, other in ((a, b), (b, a)):
-        if op_of(x) == "mul" and op_of(x.args[1]) == "eye" and is_scalar(x.args[0].shape) and other.shape == node.shape:
+        if op_of(x) in PRODUCTS and op_of(x.args[1]) == "eye" and is_scalar(x.args[0].shape) and other.shape == node.shape:
             return rb("mul", x.args[0], other)
     return None
 
 
-@rewrites("fold", "mul")
+@rewrites("fold", "mul", "scale")
 @identity("(-1)*A = -A", "A: matrix(m,n)")
 def minus_one_times(node, rb):
     """(−1)·A → −A; (−I)·A → −A."""

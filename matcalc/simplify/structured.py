@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Const, Node, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Const, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
 from matcalc.simplify.terms import is_num, is_ones, is_zero, power_parts, pull_sign, scaled
 
 
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 @identity("vector(1)'*x = sum(x)", "x: vector(n)")
 def ones_inner_product(node, rb):
     """1ᵀx → sum(x) and xᵀ1 → sum(x) (1 the all-ones vector)."""
@@ -24,7 +24,7 @@ def ones_inner_product(node, rb):
     return None
 
 
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 @identity("kron(A, B)*kron(C, D) = kron(A*C, B*D)", "A: matrix(m,n); B: matrix(p,q); C: matrix(n,k); D: matrix(q,l)", "MC 511")
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
@@ -36,13 +36,13 @@ def kron_mixed_product(node, rb):
         (p, q), (r, t) = a.args, b.args
         if p.shape[1] == r.shape[0] and q.shape[1] == t.shape[0]:
             return rb("kron", rb("mul", p, r), rb("mul", q, t))
-    if op_of(a) == "mul" and op_of(a.args[1]) == "kron" and op_of(b) == "kron":  # c·(A ⊗ B) · (C ⊗ D)
+    if op_of(a) in PRODUCTS and op_of(a.args[1]) == "kron" and op_of(b) == "kron":  # c·(A ⊗ B) · (C ⊗ D)
         inner = kron_mixed_product(make("mul", a.args[1], b), rb)
         return rb("mul", a.args[0], inner) if inner is not None else None
     return None
 
 
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 @identity("diag(x)*diag(y) = diag(x .* y)", "x: vector(n); y: vector(n)")
 def diag_product(node, rb):
     """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
@@ -51,12 +51,12 @@ def diag_product(node, rb):
         return None
     if op_of(b) == "diag" and b.args[0].shape[1] == 1:
         return rb("diag", rb("hadamard", a.args[0], b.args[0]))
-    if op_of(b) == "mul" and op_of(b.args[0]) == "diag" and b.args[0].args[0].shape[1] == 1:
+    if op_of(b) in PRODUCTS and op_of(b.args[0]) == "diag" and b.args[0].args[0].shape[1] == 1:
         return rb("mul", rb("diag", rb("hadamard", a.args[0], b.args[0].args[0])), b.args[1])
     return None
 
 
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 @identity("diag(x)*y = x .* y", "x: vector(n); y: vector(n)")
 def diag_times_vector(node, rb):
     """diag(a)·v → a ⊙ v for column vectors a, v."""
@@ -66,7 +66,7 @@ def diag_times_vector(node, rb):
     return None
 
 
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 @identity("A*inv(A) = eye", "A: matrix(n,n)")
 def inverse_product(node, rb):
     """A·A⁻¹ → I and A⁻¹·A → I."""
@@ -82,7 +82,7 @@ def inverse_product(node, rb):
 def _scalar_spine(node: Node) -> list:
     """The left spine of a product with, at each link, whether its first operand is a scalar factor."""
     spine = [node]
-    while op_of(spine[-1]) == "mul":
+    while op_of(spine[-1]) in PRODUCTS:
         spine.append(spine[-1].args[0])
     return spine
 
@@ -91,7 +91,7 @@ def _without_factor(node: Node, factor: Node, rb) -> Optional[Node]:
     """``node`` (a product) with one scalar factor equal to ``factor`` (or to −factor, the sign
     kept) taken out of its left spine, or None when it has no such factor."""
     spine, k = [node], 0
-    while op_of(spine[-1]) == "mul":
+    while op_of(spine[-1]) in PRODUCTS:
         spine.append(spine[-1].args[0])
     for k in range(len(spine) - 1):   # spine[k] = spine[k+1] · spine[k].args[1]
         n = spine[k]
@@ -119,7 +119,7 @@ def cancel_scalar_factor(node, rb):
     cb, tb = rb.facts.split(b)
     if cb != 1 and cb != 0 and ta is not None and tb is not None and float(ca / cb).is_integer():
         return rb("div", scaled(ca / cb, ta, a.shape, rb), tb)
-    factors = [b] + ([b.args[0], b.args[1]] if op_of(b) == "mul" and is_scalar(b.args[0].shape) else [])
+    factors = [b] + ([b.args[0], b.args[1]] if op_of(b) in PRODUCTS and is_scalar(b.args[0].shape) else [])
     for k, f in enumerate(factors):
         if is_num(f):
             continue
@@ -179,7 +179,7 @@ def _one_minus(node: Node) -> Optional[Node]:
 
 def _two_factors(node: Node):
     """The two factors of an elementwise product (or of a product of two scalars), else None."""
-    if op_of(node) == "hadamard" or (op_of(node) == "mul" and is_scalar(node.args[0].shape)
+    if op_of(node) == "hadamard" or (op_of(node) in PRODUCTS and is_scalar(node.args[0].shape)
                                      and is_scalar(node.args[1].shape)):
         return tuple(node.args)
     return None
@@ -247,7 +247,7 @@ def softmax_sums_to_one(node, rb):
 
 
 @identity("x'*(c*vector(1)) = c*sum(x)", "x: vector(n); c: scalar")
-@rewrites("structured", "mul")
+@rewrites("structured", "mul", "scale")
 def constant_inner_product(node, rb):
     """xᵀ(c·1) → c·sum(x) and (c·1)ᵀx → c·sum(x), for a constant array c·1 (c a number)."""
     a, b = node.args
@@ -268,7 +268,7 @@ def hadamard_by_scaled_ones(node, rb):
     """A ⊙ (s·1) → s·A: a scalar broadcast through a constant array is a scaling."""
     a, b = node.args
     for x, y in ((a, b), (b, a)):
-        if op_of(y) == "mul" and is_scalar(y.args[0].shape) and is_ones(y.args[1]) and x.shape == node.shape:
+        if op_of(y) in PRODUCTS and is_scalar(y.args[0].shape) and is_ones(y.args[1]) and x.shape == node.shape:
             return rb("mul", y.args[0], x)
     return None
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Const, Node, Num, op_of
+from matcalc.ir.nodes import PRODUCTS, Const, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar
 
 #: products whose sign is their first operand's
-SIGNED_PRODUCTS = ("mul", "hadamard", "div", "ediv")
+SIGNED_PRODUCTS = ("mul", "scale", "hadamard", "div", "ediv")
 
 
 def is_num(node, value=None) -> bool:
@@ -36,7 +36,7 @@ def is_ones(node) -> bool:
 
 def matrix_product(node: Node) -> bool:
     """A product of two non-scalar factors (a link of a matrix chain)."""
-    return op_of(node) == "mul" and not is_scalar(node.args[0].shape) and not is_scalar(node.args[1].shape)
+    return op_of(node) in PRODUCTS and not is_scalar(node.args[0].shape) and not is_scalar(node.args[1].shape)
 
 
 def power_parts(node: Node):
