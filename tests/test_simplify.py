@@ -227,8 +227,7 @@ def test_new_rules_keep_what_they_cannot_shorten_soundly(text, where):
     """A factor is cancelled against an inverse only when it is square (checked from the
     shapes), and a transpose is taken out of a sum only when it writes fewer."""
     node = matcalc.parse(f"{where}; {text}").node
-    trace: list = []
-    out = simplify(node, trace)
+    out, trace = simplify_traced(node)
     fired = {fn.__name__ for fn, _, _ in trace}
     assert not fired & {"cancel_into_inverse", "transpose_out_of_sum", "kron_sandwich"}, (to_text(out), fired)
     _same_positive_value(node, out)
@@ -261,3 +260,15 @@ def test_textbook_answers_of_the_issue():
         assert str(matcalc.diff(f, wrt, {"c": "scalar", "z": "vector(n)"} if "z" in f else None)) == want
     assert matcalc.diff("sum(softmax(x))", "x").form == "zero"
     assert str(matcalc.diff("sqrt(x'*x)", "x", order=2)) == "eye/sqrt(x'*x) - x*x'/sqrt(x'*x)^3"
+
+
+def test_a_wide_sum_of_transposed_products_takes_one_transpose_out_once():
+    """The transposed sum is rebuilt as a whole and simplified at its root: its partial sums are
+    not each taken out again (that recursed, exponentially, on the Hessian of norm2(A*x - b))."""
+    n = 120
+    decl = " ".join(f"A{i}: matrix(n,n); B{i}: matrix(n,n);" for i in range(n))
+    node = matcalc.parse(decl + " " + " + ".join(f"A{i}'*B{i}'" for i in range(n))).node
+    out, trace = simplify_traced(node)
+    assert to_text(out).count("'") == 1 and to_text(out).startswith("(B0*A0 + B1*A1")
+    assert sum(fn.__name__ == "transpose_out_of_sum" for fn, _, _ in trace) == 1
+    _same_value(node, out)

@@ -450,15 +450,17 @@ def transpose_out_of_sum(node, rb):
     written = sum(_transposes_written(t) for _, t in terms)
     if 1 + sum(rb.facts.transpose_cost(t) for _, t in terms) > written - 2:   # two fewer at least
         return None
+    flipped = [(sign, rb("transpose", t)) for sign, t in terms]
+    if 1 + sum(_transposes_written(t) for _, t in flipped) > written - 2:
+        return None
     acc = None
-    for sign, t in terms:
-        tt = rb("transpose", t)
+    for sign, t in flipped:   # the partial sums as they are: only the whole is simplified (and collected)
         if acc is None:
-            acc = tt if sign > 0 else rb("neg", tt)
+            acc = t if sign > 0 else make("neg", t)
         else:
-            acc = rb("add" if sign > 0 else "sub", acc, tt)
-    out = rb("transpose", acc)
-    return out if op_of(out) == "transpose" and _transposes_written(out) < written else None
+            acc = make("add" if sign > 0 else "sub", acc, t)
+    out = rb("transpose", rb.simplified(acc))
+    return out if op_of(out) == "transpose" and _transposes_written(out) <= written - 2 else None
 
 
 # ------------------------------------------------------------------------------ Kronecker sandwiches
