@@ -319,7 +319,7 @@ def _restated(g: Node, dx: Var, form: str) -> Node:
     """df written with the result: g·ds, gᵀdx or tr(GᵀdX), J·dx, or J·vec(dX) (a restatement,
     recorded after the result, never a step towards it)."""
     if form == "gradient":
-        gt = simplify(T(g))
+        gt = simplify(T(g), simple=g)   # g is the output of a pass: only the transpose above it is new
         return times(gt, dx) if is_vector(dx.shape) else make("tr", times(gt, dx))
     if form == "vec":
         return times(g, make("vec", dx))

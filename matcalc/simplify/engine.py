@@ -94,9 +94,14 @@ class Simplifier:
         finally:
             self.depth -= 1
 
-    def run(self, root: Node) -> Node:
-        """``root`` simplified bottom-up, each distinct node once."""
-        order = list(postorder(root))
+    def run(self, root: Node, simple: Optional[Node] = None) -> Node:
+        """``root`` simplified bottom-up, each distinct node once.  ``simple``, if given, is a
+        subexpression of ``root`` that is already the output of a pass: its nodes are taken as
+        they are (simplification is idempotent), so only what lies above it is visited."""
+        skip: set = set()
+        if simple is not None:
+            skip = {id(n) for n in postorder(simple)}
+        order = _postorder_above(root, skip) if skip else list(postorder(root))
         # inner links: partial sums inside a sum and right links of a product chain, used by no
         # other kind of parent; they are collected / re-associated with their whole, at its root
         inner, other = set(), set()
@@ -113,6 +118,9 @@ class Simplifier:
                 other.update(id(k) for k in kids)
         self._interior = inner - other
         done: dict[int, Node] = {}
+        if skip:
+            for n in postorder(simple):
+                done[id(n)] = n
         for node in order:
             kids = node.children()
             new_node = node
@@ -127,9 +135,30 @@ class Simplifier:
         return done[id(root)]
 
 
-def simplify(root: Node, trace: Optional[list] = None) -> Node:
-    """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded."""
-    return Simplifier(trace).run(root)
+def _postorder_above(root: Node, skip: set) -> list:
+    """The distinct nodes of ``root`` not in ``skip`` (ids), children first; no recursion."""
+    out: list = []
+    seen = set(skip)
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for child in reversed(node.children()):
+            if id(child) not in seen:
+                stack.append((child, False))
+    return out
+
+
+def simplify(root: Node, trace: Optional[list] = None, simple: Optional[Node] = None) -> Node:
+    """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded.  ``simple``:
+    a subexpression already simplified by a pass, not visited again (e.g. g in ``simplify(g')``)."""
+    return Simplifier(trace).run(root, simple)
 
 
 __all__ = ["PHASES", "SIMPLIFY_RULES", "Simplifier", "budget_exhausted", "is_zero", "simplify"]
