@@ -50,6 +50,8 @@ class Simplifier:
         self.facts = Facts(self)
         self._interior: set = set()
         self._taken: dict = {}
+        #: id → node for the nodes this pass took to a fixpoint (no rule applies to them)
+        self._fixed: dict = {}
 
     def __call__(self, op: str, *args: Node) -> Node:
         return self.normalize(make(op, *args))
@@ -76,11 +78,15 @@ class Simplifier:
 
     def normalize(self, node: Node) -> Node:
         """Apply the node's rules until none applies (the children are already simplified)."""
+        fixed = self._fixed
+        if id(node) in fixed:
+            return node
         if self.depth > self.max_depth:
             return self._budget(node)
         self.depth += 1
         try:
-            for _ in range(self.max_rewrites):
+            last = self.max_rewrites - 1
+            for k in range(self.max_rewrites):
                 for fn in SIMPLIFY_RULES.get(op_of(node), _NONE):
                     out = fn(node, self)
                     if out is not None and out is not node:
@@ -89,6 +95,11 @@ class Simplifier:
                         node = out
                         break
                 else:
+                    fixed[id(node)] = node
+                    return node
+                if id(node) in fixed and k < last:
+                    # the rule built its result with rb(…), which already took it to a fixpoint:
+                    # trying every rule on it again would find none that applies
                     return node
             return self._budget(node)
         finally:
