@@ -26,12 +26,12 @@ from matcalc.numeric.evaluate import bind, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, cotangent, substitute, vec_jacobian
-from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
+from matcalc.ir.nodes import Const, Node, Num, Var, postorder, variables
 from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
 from matcalc.ir.shapes import is_scalar, is_vector, make
-from matcalc.simplify.engine import is_zero, simplify
+from matcalc.simplify.engine import Fixpoints, is_zero, simplify
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -232,11 +232,12 @@ def _diff(f, wrt, decls: Decls, order: int) -> Derivative:
     record.add(Step("function", None, 0, None, node, check="none"))
     taken = set(variables(node)) | {x.name}
     current, form, previous = node, None, node.shape
+    known = Fixpoints()   # normal-form nodes, shared by df, the sweep's result and the next order
     try:
         for k in range(1, order + 1):
             previous = current.shape
             current, form = _first_derivative(current, x, record, taken, k, last=k == order,
-                                              symmetric=k == 2 and form == "gradient")
+                                              symmetric=k == 2 and form == "gradient", known=known)
     except NotMatrixForm as why:
         del record.steps[1:]
         return _index_form(node, x, order, record, taken, str(why))
@@ -275,7 +276,7 @@ def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: 
     """The simplification rules that fired, as equality steps; each also carries the whole
     expression after it, where the rewritten part can be found in it (within a size budget)."""
     whole = root
-    budget = REPLAY_BUDGET // max(1, dag_size(root))
+    budget = REPLAY_BUDGET // _size_up_to(root, REPLAY_BUDGET + 1) if trace else 0
     for n, (fn, before, after) in enumerate(trace):
         rule = rule_of(fn) if callable(fn) else named(fn, fn)
         shown = None
@@ -286,8 +287,19 @@ def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: 
         record.add(Step(stage, rule, k, before, after, whole=shown, **extra))
 
 
+def _size_up_to(root: Node, limit: int) -> int:
+    """The number of distinct nodes of ``root``, counted up to ``limit`` (a big expression is not
+    walked to the end only to learn that it is over the replay budget)."""
+    count = 0
+    for _ in postorder(root):
+        count += 1
+        if count >= limit:
+            break
+    return max(1, count)
+
+
 def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, last: bool = True,
-                      symmetric: bool = False) -> tuple[Node, str]:
+                      symmetric: bool = False, known: Optional[Fixpoints] = None) -> tuple[Node, str]:
     dx = direction(x, taken)
     dsteps: list = []
     raw = differential(fn, x, dx, dsteps, order=k)
@@ -295,7 +307,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
     if raw is None:
         return _zero_result(record, fn.shape, x, k), "zero"
     trace: list = []
-    df = simplify(raw, trace)
+    df = simplify(raw, trace, known=known)
     _record_rewrites(record, trace, "collect", k, raw, direction=dx)
     record.add(Step("collect", COLLECTED, k, raw, df, direction=dx))
     if is_zero(df):
@@ -328,7 +340,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
         raw_g = make("div", make("add", raw_g, T(raw_g)), Num(2))
         record.add(Step("identify", SYMMETRIZED, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
     trace = []
-    final = simplify(raw_g, trace)
+    final = simplify(raw_g, trace, known=known)
     _record_rewrites(record, trace, "simplify", k, raw_g)
     if is_zero(final):
         form = "zero"
