@@ -277,7 +277,7 @@ _SHAPES: dict = {}
 
 def make(op: str, *args: Node) -> Op:
     """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`."""
-    key = (op, *(a.shape for a in args))
+    key = (op, args[0].shape, args[1].shape) if len(args) == 2 else (op, *[a.shape for a in args])
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _shape_of(op, args)
