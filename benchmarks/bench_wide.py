@@ -180,7 +180,7 @@ def main() -> int:
             if after_done and (before_done or not args.before):
                 break
         for name in ("before", "after") if args.before else ("after",):
-            big = [(n, t) for n, t in fits[name] if t >= 0.05]   # below that, start-up noise dominates
+            big = [(n, t) for n, t in fits[name] if t >= 0.3]   # below that, fixed costs and noise dominate
             k = exponent(big)
             if k is not None:
                 print(f"\n{name}: time ∝ size^{k:.2f} (least squares over sizes {big[0][0]}–{big[-1][0]})")
