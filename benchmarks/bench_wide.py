@@ -4,7 +4,9 @@ Each case is differentiated in a fresh interpreter with a time budget, so a slow
 cannot stall the table; times are CPU seconds (``time.process_time``, less disturbed by a busy
 machine than wall time), the median of --repeats runs of ``matcalc.diff`` (parsing is not
 timed), with BLAS threads pinned to 1.  ``--before TREE`` measures an older source tree
-alongside, size by size (e.g. ``git worktree add /tmp/before ee00a0d``).  Cases:
+alongside, size by size, before and after in turn (e.g. ``git worktree add /tmp/before 30b63ee``),
+and prints the exponent k of time ∝ size^k fitted to each series.  "factored" checks that the
+printed result is still collected and factored the textbook way (see ``FACTORED``).  Cases:
 
 - ``sin``: the gradient w.r.t. x of ``sum_i sin(x'*A_i*x)`` (N distinct terms);
 - ``wls``: the gradient w.r.t. w of ``sum_i c_i*norm2(X_i*w - y_i)^2`` (weighted least squares);
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -56,7 +59,7 @@ def branches(width: int, depth: int = 64) -> tuple[str, str]:
 CASES = {
     "sin": (sin_sum, 1, [10, 30, 100, 300, 1000, 3000, 10000]),
     "wls": (wls_sum, 1, [10, 30, 100, 300, 1000, 3000, 10000]),
-    "chain-hessian": (chain, 2, [8, 16, 32, 64, 128, 256]),
+    "chain-hessian": (chain, 2, [16, 32, 64, 128, 256]),
     "branches": (branches, 1, [1, 4, 16, 64]),
 }
 
@@ -82,7 +85,32 @@ def worker(case: str, n: int, repeats: int) -> dict:
     except RecursionError:
         return {"error": f"RecursionError after {time.process_time() - t0:.1f} s"}
     node = d.node if d.node is not None else d.multilinear
-    return {"time": statistics.median(times), "nodes": dag_size(node), "form": d.form, "chars": len(str(d))}
+    text = str(d)
+    return {"time": statistics.median(times), "nodes": dag_size(node), "form": d.form, "chars": len(text),
+            "steps": len(d.steps), "factored": FACTORED[case](text, n)}
+
+
+#: what "still collected and factored" means for each case's printed result
+FACTORED = {
+    # (cos(x'*A0*x)*(A0 + A0') + …)*x: x taken out of the whole sum, each Ai + Ai' collected
+    "sin": lambda text, n: text.endswith(")*x") and text.count("*x)*(A") == n,
+    # 2*(c0*X0'*(X0*w - y0) + …): every residual once, the 2 taken out
+    "wls": lambda text, n: all(f"X{i}'*(X{i}*w - y{i})" in text for i in range(n)),
+    # W1'*diag(1 - t1.^2)*(…)*W1: the Hessian sandwiched between the first layer's Jacobians
+    "chain-hessian": lambda text, n: text.splitlines()[-1].startswith("W1'*") and text.endswith("*W1"),
+    # one backward chain per branch, each starting with that branch's first layer
+    "branches": lambda text, n: all(f"W{b}_1'*" in text for b in range(n)),
+}
+
+
+def exponent(points: list) -> float | None:
+    """The least-squares slope of log(time) over log(size): time ∝ size^slope."""
+    pts = [(math.log(n), math.log(t)) for n, t in points if t > 0]
+    if len(pts) < 2:
+        return None
+    mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx if sxx else None
 
 
 def run(case: str, n: int, budget: float, repeats: int, tree: str | None) -> dict:
@@ -125,10 +153,11 @@ def main() -> int:
     print(f"Python {sys.version.split()[0]}, recursion limit {sys.getrecursionlimit()}; CPU seconds, "
           f"median of {args.repeats}")
     for case in CASES if args.case == "all" else [args.case]:
-        head = "| size | before (s) | after (s) |" if args.before else "| size | diff (s) |"
-        print(f"\n{case}\n\n{head} result DAG nodes | printed chars | form |")
-        print("|---:|---:|" + ("---:|" if args.before else "") + "---:|---:|---|")
+        head = "| size | before (s) | after (s) | after / before |" if args.before else "| size | diff (s) |"
+        print(f"\n{case}\n\n{head} result DAG nodes | steps | printed chars | factored |")
+        print("|---:|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---|")
         before_done = after_done = False
+        fits: dict = {"before": [], "after": []}
         for n in CASES[case][2]:
             if args.max is not None and n > args.max:
                 break
@@ -138,11 +167,23 @@ def main() -> int:
             r = {"error": "not run"} if after_done else run(case, n, args.budget, args.repeats, None)
             after_done = after_done or "error" in r
             info = r if "error" not in r else b
-            nodes, chars, form = (info.get("nodes", "–"), info.get("chars", "–"), info.get("form", "–"))
+            nodes, steps, chars = (info.get("nodes", "–"), info.get("steps", "–"), info.get("chars", "–"))
+            factored = {True: "yes", False: "**no**"}.get(info.get("factored"), "–")
             cells = ([_cell(b)] if args.before else []) + [_cell(r)]
-            print(f"| {n} | {' | '.join(cells)} | {nodes} | {chars} | {form} |", flush=True)
+            if args.before:
+                ratio = f"{r['time'] / b['time']:.2f}" if "error" not in r and "error" not in b and b["time"] else "–"
+                cells.append(ratio)
+            for name, res in (("before", b), ("after", r)):
+                if "error" not in res:
+                    fits[name].append((n, res["time"]))
+            print(f"| {n} | {' | '.join(cells)} | {nodes} | {steps} | {chars} | {factored} |", flush=True)
             if after_done and (before_done or not args.before):
                 break
+        for name in ("before", "after") if args.before else ("after",):
+            big = [(n, t) for n, t in fits[name] if t >= 0.3]   # below that, fixed costs and noise dominate
+            k = exponent(big)
+            if k is not None:
+                print(f"\n{name}: time ∝ size^{k:.2f} (least squares over sizes {big[0][0]}–{big[-1][0]})")
     return 0
 
 

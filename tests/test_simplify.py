@@ -2,20 +2,25 @@
 deep and wide inputs (no recursion limit, sums collected and factored in one pass)."""
 from __future__ import annotations
 
+import gc
 import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import matcalc
-from matcalc.ir.nodes import Num, Var, size
+from matcalc.errors import MatcalcError, ShapeError
+from matcalc.ir.nodes import Num, Var, dag_size, size
 from matcalc.ir.shapes import make
 from matcalc.numeric.check import dimension_sizes, random_values
 from matcalc.numeric.evaluate import evaluate_node
 from matcalc.printing.text import to_text
 from matcalc.simplify import canonical, normal_form
-from matcalc.simplify.engine import SIMPLIFY_RULES, Simplifier, budget_exhausted, simplify, simplify_traced
+from matcalc.simplify.engine import SIMPLIFY_RULES, Fixpoints, Simplifier, budget_exhausted, simplify, simplify_traced
 from matcalc.simplify.facts import Facts
+
+import strategies  # tests/strategies.py
 
 A = Var("A", ("n", "n"), "matrix")
 B = Var("B", ("n", "n"), "matrix")
@@ -142,6 +147,84 @@ def test_wide_gradient_stays_collected_and_factored():
     f = matcalc.parse(f"x: vector(n); {decl} " + " + ".join(f"sin(x'*A{i}*x)" for i in range(n)))
     text = str(matcalc.diff(f, "x"))
     assert text.endswith(")*x") and text.count("*x)*(A") == n   # (Σ cos(x'*Ai*x)*(Ai + Ai'))*x
+
+
+def test_wide_gradient_is_linear_in_nodes_and_steps():
+    """Each term adds the same number of result nodes and of recorded steps (no step or node is
+    repeated per term pair), so the record of a wide sum grows linearly too."""
+    def run(n):
+        decl = " ".join(f"A{i}: matrix(n,n);" for i in range(n))
+        d = matcalc.diff(f"x: vector(n); {decl} " + " + ".join(f"sin(x'*A{i}*x)" for i in range(n)), "x")
+        return dag_size(d.node), len(d.steps)
+    (n1, s1), (n2, s2), (n3, s3) = run(20), run(40), run(80)
+    assert n3 - n2 == 2 * (n2 - n1) and s3 - s2 == 2 * (s2 - s1)
+
+
+# ------------------------------------------------------------------------------ work shared between passes
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(e=strategies.exprs(shape=strategies.NN, depth=4), seed=st.integers(0, 10))
+def test_a_pass_handed_the_normal_forms_of_an_earlier_one_gives_the_same_result(e, seed):
+    """simplify(…, known=…) takes the nodes an earlier pass found in normal form as they are; the
+    result is the one a fresh pass gives, also for an expression built from the earlier output
+    (as the gradient's sweep builds on df)."""
+    known = Fixpoints()
+    g, _ = simplify_traced(e, known=known)
+    assert g == simplify(e)
+    assert known.nodes, "a pass finds some nodes in normal form"
+    later = make("add", make("mul", g, make("transpose", e)), make("neg", make("transpose", g)))
+    out_known, t_known = simplify_traced(later, known=known)
+    out_fresh, t_fresh = simplify_traced(later)
+    assert out_known == out_fresh
+    assert [(fn, b, a) for fn, b, a in t_known] == [(fn, b, a) for fn, b, a in t_fresh]
+
+
+def test_an_inner_partial_sum_is_not_handed_on_as_a_normal_form():
+    """An inner partial sum is not collected on its own (its whole sum is, at its root), so a
+    later pass where it stands alone must still collect it."""
+    C, D = Var("C", ("n", "n"), "matrix"), Var("D", ("n", "n"), "matrix")
+    inner = make("add", make("mul", A, B), make("mul", A, C))
+    known = Fixpoints()
+    assert to_text(simplify(make("add", inner, D), known=known)) == "A*(B + C) + D"
+    assert to_text(simplify(make("transpose", inner), known=known)) == to_text(simplify(make("transpose", inner)))
+    assert to_text(simplify(inner, known=known)) == "A*(B + C)"
+
+
+@settings(max_examples=60, deadline=None)
+@given(e=strategies.exprs(shape=strategies.NN, depth=4))
+def test_simplifying_above_an_already_simplified_part_gives_the_full_pass_result(e):
+    """simplify(gᵀ, simple=g) (the restated df) visits only what is above g, and gives what a full
+    pass over gᵀ gives: simplification is idempotent."""
+    g = simplify(e)
+    assert simplify(g) == g
+    assert simplify(make("transpose", g), simple=g) == simplify(make("transpose", g))
+
+
+def test_a_cached_shape_does_not_hide_a_shape_error():
+    """make caches the shapes of (op, argument shapes) that fit; a misfit raises every time."""
+    for _ in range(2):
+        assert make("mul", A, x).shape == ("n", 1)
+        with pytest.raises(ShapeError):
+            make("mul", x, A)
+        with pytest.raises(ShapeError):
+            make("pow", A, Num(0.5))
+
+
+def test_the_cycle_collector_is_restored_after_diff():
+    assert gc.isenabled()
+    matcalc.diff("x'*A*x", "x", {"A": "matrix(n,n)"})
+    assert gc.isenabled()
+    with pytest.raises(matcalc.MatcalcError):
+        matcalc.diff("x'*A*x", "x", {"A": "matrix(n,n)"}, order=0)
+    with pytest.raises(MatcalcError):
+        matcalc.diff("x'*A*x", "nope", {"A": "matrix(n,n)"})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        matcalc.diff("x'*A*x", "x", {"A": "matrix(n,n)"})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # ------------------------------------------------------------------------------ rule identities and examples

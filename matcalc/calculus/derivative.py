@@ -12,6 +12,8 @@ directions: the index form D[i…, j…] = dᵏf(E_j₁, …).
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
@@ -24,12 +26,12 @@ from matcalc.numeric.evaluate import bind, diagnose
 from matcalc.numeric.layout import multilinear_entries
 from matcalc.expr import Expr, user_shape
 from matcalc.calculus.identify import NotMatrixForm, columns_first, cotangent, substitute, vec_jacobian
-from matcalc.ir.nodes import Const, Node, Num, Var, dag_size, postorder, variables
+from matcalc.ir.nodes import Const, Node, Num, Var, postorder, variables
 from matcalc.front.parser import Decls, parse_node, parse_program, parse_type
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text, to_text_shared
 from matcalc.ir.shapes import is_scalar, is_vector, make
-from matcalc.simplify.engine import is_zero, simplify, simplify_traced
+from matcalc.simplify.engine import Fixpoints, is_zero, simplify, simplify_traced
 
 SYMMETRIC_CONVENTION = ("symmetric-space gradient (G + Gᵀ)/2, G the unconstrained gradient; "
                         "the Matrix Cookbook's G + Gᵀ − diag(G) counts each off-diagonal pair twice")
@@ -210,17 +212,40 @@ def diff(f, wrt, decls: Decls = None, order: int = 1) -> Derivative:
     x has shape x.shape + x.shape.
     """
     order = checked_order(order)
+    with _collector_paused():
+        return _diff(f, wrt, decls, order)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector paused while the engine runs.  The IR is acyclic (an immutable
+    node refers only to its children) and the passes' tables are dropped when they return, so
+    reference counting frees what the engine lets go of; the collector would only rescan the
+    growing DAG, again and again (a quarter of the time of a 10,000-term sum, growing with it).
+    Restored on the way out, also on an error; a no-op when the collector was already off."""
+    was = gc.isenabled()
+    if was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _diff(f, wrt, decls: Decls, order: int) -> Derivative:
     expr, x = _resolve(f, wrt, decls)
     node = expr.node
     record = Derivation(expr, x)
     record.add(Step("function", None, 0, None, node, check="none"))
     taken = set(variables(node)) | {x.name}
     current, form, previous = node, None, node.shape
+    known = Fixpoints()   # normal-form nodes, shared by df, the sweep's result and the next order
     try:
         for k in range(1, order + 1):
             previous = current.shape
             current, form = _first_derivative(current, x, record, taken, k, last=k == order,
-                                              symmetric=k == 2 and form == "gradient")
+                                              symmetric=k == 2 and form == "gradient", known=known)
     except NotMatrixForm as why:
         del record.steps[1:]
         return _index_form(node, x, order, record, taken, str(why))
@@ -263,7 +288,7 @@ def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: 
     part that is not in the whole expression yet: it is recorded ``within`` the step of that rule,
     right after it, so the line before shows the whole expression the part ended up in."""
     whole = root
-    budget = REPLAY_BUDGET // max(1, dag_size(root))
+    budget = REPLAY_BUDGET // _size_up_to(root, REPLAY_BUDGET + 1) if trace else 0
     inner: list = []                  # rewrites inside the next rule's work, waiting for its step
     for n, (fn, before, after) in enumerate(trace):
         rule = rule_of(fn) if callable(fn) else named(fn, fn)
@@ -281,14 +306,25 @@ def _record_rewrites(record: Derivation, trace: list, stage: str, k: int, root: 
     record.extend(inner)
 
 
+def _size_up_to(root: Node, limit: int) -> int:
+    """The number of distinct nodes of ``root``, counted up to ``limit`` (a big expression is not
+    walked to the end only to learn that it is over the replay budget)."""
+    count = 0
+    for _ in postorder(root):
+        count += 1
+        if count >= limit:
+            break
+    return max(1, count)
+
+
 def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, last: bool = True,
-                      symmetric: bool = False) -> tuple[Node, str]:
+                      symmetric: bool = False, known: Optional[Fixpoints] = None) -> tuple[Node, str]:
     dx = direction(x, taken)
     raw, dsteps = differential(fn, x, dx, order=k)
     record.extend(dsteps)
     if raw is None:
         return _zero_result(record, fn.shape, x, k), "zero"
-    df, trace = simplify_traced(raw)
+    df, trace = simplify_traced(raw, known=known)
     _record_rewrites(record, trace, "collect", k, raw, direction=dx)
     record.add(Step("collect", COLLECTED, k, raw, df, direction=dx))
     if is_zero(df):
@@ -324,7 +360,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
     if form == "gradient" and x.kind == "symmetric":
         raw_g = make("div", make("add", raw_g, T(raw_g)), Num(2))
         record.add(Step("identify", SYMMETRIZED, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
-    final, trace = simplify_traced(raw_g)
+    final, trace = simplify_traced(raw_g, known=known)
     _record_rewrites(record, trace, "simplify", k, raw_g)
     if is_zero(final):
         form = "zero"
@@ -339,7 +375,7 @@ def _restated(g: Node, dx: Var, form: str) -> Node:
     """df written with the result: g·ds, gᵀdx or tr(GᵀdX), J·dx, or J·vec(dX) (a restatement,
     recorded after the result, never a step towards it)."""
     if form == "gradient":
-        gt = simplify(T(g))
+        gt = simplify(T(g), simple=g)   # g is the output of a pass: only the transpose above it is new
         return times(gt, dx) if is_vector(dx.shape) else make("tr", times(gt, dx))
     if form == "vec":
         return times(g, make("vec", dx))

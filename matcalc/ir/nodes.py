@@ -164,12 +164,17 @@ class Op(Node):
     _digest: int = field(init=False, compare=False)
 
     def __post_init__(self):
+        args = self.args
         arity = OPS.get(self.op)
         if arity is None:
             raise ValueError(f"unknown op {self.op!r}")
-        if len(self.args) != arity or not all(isinstance(a, Node) for a in self.args):
+        if len(args) != arity:
             raise ValueError(f"{self.op} takes {arity} node argument(s)")
-        object.__setattr__(self, "_digest", _digest(self._key(), self.args))
+        for a in args:
+            if not isinstance(a, Node):
+                raise ValueError(f"{self.op} takes {arity} node argument(s)")
+        # _digest(self._key(), args), written out: the engine builds hundreds of thousands of nodes
+        object.__setattr__(self, "_digest", hash(((self.op, self.shape), tuple([a._digest for a in args]))))
 
     def children(self):
         return self.args
@@ -180,6 +185,13 @@ class Op(Node):
 
 def op_of(node: Node) -> str:
     """The key of ``node`` in every interpretation table."""
+    t = type(node)   # the exact types first: this is called millions of times by the simplifier
+    if t is Op or t is Const:
+        return node.op
+    if t is Var:
+        return "var"
+    if t is Num:
+        return "num"
     if isinstance(node, Op):
         return node.op
     if isinstance(node, Const):

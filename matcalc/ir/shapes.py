@@ -313,18 +313,33 @@ def product_op(op: str, args: tuple) -> tuple:
     return op, tuple(args)
 
 
+#: (op, argument shapes) → result shape, for the shapes that fit: the rules are pure functions of
+#: the shapes (with a fresh Unifier each time), and the engine builds the same few combinations
+#: hundreds of thousands of times on a wide expression.
+_SHAPES: dict = {}
+
+
 def make(op: str, *args: Node) -> Op:
     """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`.
     A product with a scalar operand becomes ``scale`` (see :func:`product_op`)."""
     op, args = product_op(op, args)
-    try:
-        shape = SHAPE_RULES[op](tuple(a.shape for a in args), Unifier())
-    except Mismatch as e:
-        from matcalc.printing.text import to_text
-        raise ShapeError(e.args[0].format(*(to_text(a) for a in args))) from None
+    key = (op, args[0].shape, args[1].shape) if len(args) == 2 else (op, *[a.shape for a in args])
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _shape_of(op, args)
+        if len(_SHAPES) < 100_000:
+            _SHAPES[key] = shape
     if op == "pow" and not is_scalar(args[0].shape) and not is_integer(args[1]):
         raise ShapeError("a matrix power needs an integer exponent; use '.^' for elementwise powers")
     return Op(op, tuple(args), shape)
+
+
+def _shape_of(op: str, args: tuple) -> Shape:
+    try:
+        return SHAPE_RULES[op](tuple(a.shape for a in args), Unifier())
+    except Mismatch as e:
+        from matcalc.printing.text import to_text
+        raise ShapeError(e.args[0].format(*(to_text(a) for a in args))) from None
 
 
 def is_integer(node: Node) -> bool:

@@ -42,7 +42,8 @@ class Simplifier:
     :func:`budget_exhausted` step.
     """
 
-    def __init__(self, trace: Optional[list] = None, max_depth: int = 200, max_rewrites: int = 100):
+    def __init__(self, trace: Optional[list] = None, max_depth: int = 200, max_rewrites: int = 100,
+                 known: Optional["Fixpoints"] = None):
         self.trace = trace
         self.max_depth = max_depth
         self.max_rewrites = max_rewrites
@@ -50,6 +51,10 @@ class Simplifier:
         self.facts = Facts(self)
         self._interior: set = set()
         self._taken: dict = {}
+        #: id → node for the nodes this pass took to a fixpoint (no rule applies to them)
+        self._fixed: dict = dict(known.nodes) if known is not None else {}
+        #: those of them that are fixpoints in any pass (see :class:`Fixpoints`)
+        self._lasting: dict = dict(known.nodes) if known is not None else {}
 
     def __call__(self, op: str, *args: Node) -> Node:
         return self.normalize(make(op, *args))
@@ -76,11 +81,15 @@ class Simplifier:
 
     def normalize(self, node: Node) -> Node:
         """Apply the node's rules until none applies (the children are already simplified)."""
+        fixed = self._fixed
+        if id(node) in fixed:
+            return node
         if self.depth > self.max_depth:
             return self._budget(node)
         self.depth += 1
         try:
-            for _ in range(self.max_rewrites):
+            last = self.max_rewrites - 1
+            for k in range(self.max_rewrites):
                 for fn in SIMPLIFY_RULES.get(op_of(node), _NONE):
                     out = fn(node, self)
                     if out is not None and out is not node:
@@ -89,53 +98,127 @@ class Simplifier:
                         node = out
                         break
                 else:
+                    fixed[id(node)] = node
+                    if op_of(node) not in _CONTEXTUAL and id(node) not in self._interior:
+                        self._lasting[id(node)] = node
+                    return node
+                if id(node) in fixed and k < last:
+                    # the rule built its result with rb(…), which already took it to a fixpoint:
+                    # trying every rule on it again would find none that applies
                     return node
             return self._budget(node)
         finally:
             self.depth -= 1
 
-    def run(self, root: Node) -> Node:
-        """``root`` simplified bottom-up, each distinct node once."""
-        order = list(postorder(root))
+    def fixpoints(self) -> "Fixpoints":
+        """The nodes this pass found in normal form that any later pass may take as they are."""
+        return Fixpoints(self._lasting)
+
+    def run(self, root: Node, simple: Optional[Node] = None) -> Node:
+        """``root`` simplified bottom-up, each distinct node once.  ``simple``, if given, is a
+        subexpression of ``root`` that is already the output of a pass: its nodes are taken as
+        they are (simplification is idempotent), so only what lies above it is visited."""
+        skip: set = set()
+        done: dict[int, Node] = {}
+        if simple is not None:
+            for n in postorder(simple):
+                skip.add(id(n))
+                done[id(n)] = n
+        order = _postorder_above(root, skip) if skip else list(postorder(root))
         # inner links: partial sums inside a sum and right links of a product chain, used by no
         # other kind of parent; they are collected / re-associated with their whole, at its root
         inner, other = set(), set()
         for node in order:
             kids = node.children()
-            if op_of(node) in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
+            if not kids:
+                continue
+            op = op_of(node)
+            if op in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
                 inner.update(id(k) for k in kids if op_of(k) in ("add", "sub"))
-            elif matrix_product(node) and matrix_product(kids[1]):
+            elif op == "mul" and matrix_product(node) and matrix_product(kids[1]):
                 inner.add(id(kids[1]))
                 other.add(id(kids[0]))
-            elif op_of(node) == "neg" and matrix_product(kids[0]):
+            elif op == "neg" and matrix_product(kids[0]):
                 inner.add(id(kids[0]))   # −(A·(B·C)): the sign goes to A before the chain is re-associated
             else:
                 other.update(id(k) for k in kids)
-        self._interior = inner - other
-        done: dict[int, Node] = {}
+        self._interior = interior = inner - other
+        normalize = self.normalize
         for node in order:
             kids = node.children()
             new_node = node
             if kids:
                 new = tuple(done[id(k)] for k in kids)
-                if any(n is not k for n, k in zip(new, kids)):
-                    new_node = make(node.op, *new)
-                    if id(node) in self._interior:
-                        self._interior.add(id(new_node))
-            done[id(node)] = self.normalize(new_node)
+                for n, k in zip(new, kids):
+                    if n is not k:
+                        new_node = make(node.op, *new)
+                        if id(node) in interior:
+                            interior.add(id(new_node))
+                        break
+            done[id(node)] = normalize(new_node)
         self._interior = set()
         return done[id(root)]
 
 
-def simplify(root: Node) -> Node:
-    """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded."""
-    return Simplifier().run(root)
+#: ops whose normal form depends on the pass, not only on the node: a sum is collected through
+#: the c·(A ± B) this pass took out of its partial sums (``took_out``)
+_CONTEXTUAL = ("add", "sub")
 
 
-def simplify_traced(root: Node) -> tuple[Node, list]:
+class Fixpoints:
+    """Nodes a pass found in normal form, handed to a later pass over an expression that shares
+    them (the gradient's sweep reuses df's nodes; a Hessian's df reuses the gradient's), so that
+    it does not try every rule on them again.  Only nodes whose normal form depends on nothing
+    but the node are kept: not an inner link of a sum or chain (``interior``, which switches
+    rules off), not a sum (see ``_CONTEXTUAL``).  The table holds the nodes, so an id is never
+    reused while it lives."""
+
+    def __init__(self, nodes: Optional[dict] = None):
+        self.nodes: dict = nodes if nodes is not None else {}
+
+
+def _postorder_above(root: Node, skip: set) -> list:
+    """The distinct nodes of ``root`` not in ``skip`` (ids), children first; no recursion."""
+    out: list = []
+    seen = set(skip)
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for child in reversed(node.children()):
+            if id(child) not in seen:
+                stack.append((child, False))
+    return out
+
+
+def _run(root: Node, trace: Optional[list], simple: Optional[Node], known: Optional[Fixpoints]) -> Node:
+    rb = Simplifier(trace, known=known)
+    out = rb.run(root, simple)
+    if known is not None:
+        known.nodes = rb._lasting
+    return out
+
+
+def simplify(root: Node, simple: Optional[Node] = None, known: Optional[Fixpoints] = None) -> Node:
+    """``root`` rewritten by the rules to a fixpoint; equal in value, never expanded.  ``simple``:
+    a subexpression already simplified by a pass, not visited again (e.g. g in ``simplify(g')``).
+    ``known``: the nodes an earlier pass found in normal form (:meth:`Simplifier.fixpoints`),
+    updated with this pass's."""
+    return _run(root, None, simple, known)
+
+
+def simplify_traced(root: Node, simple: Optional[Node] = None,
+                    known: Optional[Fixpoints] = None) -> tuple[Node, list]:
     """:func:`simplify` and its trace: each rewrite as (rule function, before, after), in order."""
     trace: list = []
-    return Simplifier(trace).run(root), trace
+    return _run(root, trace, simple, known), trace
 
 
-__all__ = ["PHASES", "SIMPLIFY_RULES", "Simplifier", "budget_exhausted", "is_zero", "simplify", "simplify_traced"]
+__all__ = ["PHASES", "SIMPLIFY_RULES", "Fixpoints", "Simplifier", "budget_exhausted", "is_zero", "simplify",
+           "simplify_traced"]

@@ -128,6 +128,8 @@ class Facts:
         """Known to equal its own transpose: scalars, I, square constants, symmetric variables,
         diag(x), AᵀA and AAᵀ, and what inv, −, /, powers, ⊙, scaling and sums keep symmetric."""
         memo = self._memo["sym"]
+        if node.shape[0] != node.shape[1]:   # a non-square matrix is never its own transpose
+            return False
         stack = [node]
         while stack:
             n = stack[-1]
