@@ -646,6 +646,10 @@ class Planner:
                     labels = ((t, axis), (t + 1, axis))
                     if op_of(m) == "eye":
                         unite(*labels)
+                    elif op_of(m) == "diag" and m.args[0].shape[1] == 1:   # diag(v)[i, k] = v[i]·δ(i, k)
+                        unite(*labels)
+                        v = m.args[0]
+                        factor(self.mk("flat", (self.of(v),), shape=(_dim(v.shape[0]),)), labels[:1])
                     else:
                         v = self.of(m)
                         factor(self.mk("T", (v,)) if tr else v, labels)
