@@ -237,3 +237,14 @@ def test_latex_of_a_deep_network_derivative():
     d = matcalc.diff(NETWORK, "W1")
     text = d.latex()
     assert r"\text{where}" in text and len(text) < 1_000_000
+
+
+@pytest.mark.parametrize("text", ["-" * 2000 + "sum(x.^3)", "sum(" + "(" * 2000 + "x.^3" + ")" * 2000 + ")",
+                                  "sum(" + "(" * 1000 + "-(" * 1000 + "x.^3" + ")" * 2000 + ")"])
+def test_deep_inputs_through_the_index_form(text):
+    """A third derivative (an index form) of 2,000-deep nesting: the index rules are driven by an
+    explicit stack, so no RecursionError and the recursion limit is left alone."""
+    limit = sys.getrecursionlimit()
+    d = matcalc.diff(text, "x", order=3)
+    assert d.form == "index" and "6" in str(d)
+    assert sys.getrecursionlimit() == limit

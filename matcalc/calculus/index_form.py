@@ -93,6 +93,180 @@ def _indices(shape, row, col) -> tuple:
     return (row, col)
 
 
+#: The index rules, one per op: a generator ``rule(builder, node, row, col)`` that yields the
+#: entries it needs, as ``(child, row, col)``, is sent each one's terms, and returns the node's
+#: terms (coefficient, factors, bound indices).  :meth:`_Builder.terms` drives them with an explicit
+#: stack, so the depth of the expression never reaches Python's recursion limit.
+INDEX_RULES: dict = {}
+#: Direction-free scalars kept as SymPy expressions (numbers, powers and quotients), by op; the rest
+#: is named.  Same protocol, sent and returning SymPy expressions.
+SCALAR_RULES: dict = {}
+
+
+def _index(*ops):
+    def register(fn):
+        for op in ops:
+            INDEX_RULES[op] = fn
+        return fn
+    return register
+
+
+def _scalar(*ops):
+    def register(fn):
+        for op in ops:
+            SCALAR_RULES[op] = fn
+        return fn
+    return register
+
+
+def _negated(terms):
+    return [(-c, f, bd) for c, f, bd in terms]
+
+
+def _products(left, right, bound=()):
+    return [(ca * cb, fa + fb, bound + ba + bb) for ca, fa, ba in left for cb, fb, bb in right]
+
+
+@_index("transpose")
+def index_transpose(b, node, row, col):
+    """Aᵀ[i, j] = A[j, i]."""
+    return (yield node.args[0], col, row)
+
+
+@_index("neg")
+def index_neg(b, node, row, col):
+    """(−A)[i, j] = −A[i, j]."""
+    return _negated((yield node.args[0], row, col))
+
+
+@_index("scale")
+def index_scale(b, node, row, col):
+    """(s·A)[i, j] = s·A[i, j]."""
+    s = yield node.args[0], row, col
+    return _products(s, (yield node.args[1], row, col))
+
+
+@_index("add", "sub")
+def index_sum(b, node, row, col):
+    """(A ± B)[i, j] = A[i, j] ± B[i, j]."""
+    a = yield node.args[0], row, col
+    c = yield node.args[1], row, col
+    return a + (_negated(c) if node.op == "sub" else c)
+
+
+@_index("mul")
+def index_mul(b, node, row, col):
+    """(A·B)[i, j] = Σₖ A[i, k]·B[k, j]."""
+    a, c = node.args
+    k = next(b.fresh)
+    left = yield a, row, k
+    return _products(left, (yield c, k, col), (Index(k, _extent(a.shape[1])),))
+
+
+@_index("hadamard")
+def index_hadamard(b, node, row, col):
+    """(A ⊙ B)[i, j] = A[i, j]·B[i, j]."""
+    left = yield node.args[0], row, col
+    return _products(left, (yield node.args[1], row, col))
+
+
+@_index("div")
+def index_div(b, node, row, col):
+    """(A/s)[i, j] = A[i, j]/s for a direction-free s."""
+    if id(node.args[1]) in b.depends:
+        raise UnsupportedError("div of a direction has no index notation here")
+    inverse = b.scalar(node.args[1])
+    return [(c / inverse, f, bd) for c, f, bd in (yield node.args[0], row, col)]
+
+
+@_index("ediv")
+def index_ediv(b, node, row, col):
+    """(A ⊘ B)[i, j] = A[i, j]·(1 ⊘ B)[i, j] for a direction-free B (named)."""
+    if id(node.args[1]) in b.depends:
+        raise UnsupportedError("ediv of a direction has no index notation here")
+    inverse = Ref(b.name(_reciprocal(node.args[1])), _indices(node.args[1].shape, row, col))
+    return [(c, f + (inverse,), bd) for c, f, bd in (yield node.args[0], row, col)]
+
+
+@_index("tr")
+def index_tr(b, node, row, col):
+    """tr(A) = Σₖ A[k, k]."""
+    k = next(b.fresh)
+    terms = yield node.args[0], k, k
+    return [(c, f, bd + (Index(k, _extent(node.args[0].shape[0])),)) for c, f, bd in terms]
+
+
+@_index("sum")
+def index_sum_all(b, node, row, col):
+    """sum(A) = Σₖₗ A[k, l] (no sum over a dimension of extent 1)."""
+    a = node.args[0]
+    k, l = next(b.fresh), next(b.fresh)
+    bound = tuple(Index(s, _extent(d)) for s, d in zip((k, l), a.shape) if d != 1)
+    return [(c, f, bd + bound) for c, f, bd in (yield a, k, l)]
+
+
+@_index("diag")
+def index_diag(b, node, row, col):
+    """diag(v)[i, j] = v[i]·δ(i, j); diag(A)[i] = A[i, i]."""
+    if node.args[0].shape[1] == 1:
+        return [(c, f + (Delta(row, col),), bd) for c, f, bd in (yield node.args[0], row, col)]
+    return (yield node.args[0], row, row)
+
+
+@_scalar("num")
+def scalar_num(b, node):
+    return sp.nsimplify(node.value)
+    yield  # a generator
+
+
+@_scalar("neg")
+def scalar_neg(b, node):
+    return -(yield node.args[0])
+
+
+@_scalar("transpose")
+def scalar_transpose(b, node):
+    return (yield node.args[0])
+
+
+@_scalar("scale")
+def scalar_scale(b, node):
+    if not is_scalar(node.shape):
+        return sp.Symbol(b.name(node))
+    left = yield node.args[0]
+    return left * (yield node.args[1])
+
+
+@_scalar("div")
+def scalar_div(b, node):
+    if not is_scalar(node.args[0].shape):
+        return sp.Symbol(b.name(node))
+    top = yield node.args[0]
+    return top / (yield node.args[1])
+
+
+@_scalar("pow", "epow")
+def scalar_pow(b, node):
+    if op_of(node.args[1]) != "num":
+        return sp.Symbol(b.name(node))
+    return (yield node.args[0]) ** sp.nsimplify(node.args[1].value)
+
+
+def _drive(start):
+    """Run a rule generator and those it asks for with an explicit stack; its return value."""
+    stack, value = [start], None
+    while stack:
+        try:
+            request = stack[-1].send(value)
+        except StopIteration as done:
+            stack.pop()
+            value = done.value
+            continue
+        stack.append(request)
+        value = None
+    return value
+
+
 class _Builder:
     def __init__(self, directions: dict, depends: set):
         self.directions = directions     # name -> (row symbol, col symbol)
@@ -106,25 +280,19 @@ class _Builder:
         return self.opaque[node]
 
     def scalar(self, node: Node) -> sp.Expr:
-        """A direction-free scalar as a SymPy expression: numbers, powers and quotients kept,
-        anything else named."""
-        op = op_of(node)
-        if op == "num":
-            return sp.nsimplify(node.value)
-        if op == "neg":
-            return -self.scalar(node.args[0])
-        if op == "scale" and is_scalar(node.shape):
-            return self.scalar(node.args[0]) * self.scalar(node.args[1])
-        if op == "div" and is_scalar(node.args[0].shape):
-            return self.scalar(node.args[0]) / self.scalar(node.args[1])
-        if op in ("pow", "epow") and op_of(node.args[1]) == "num":
-            return self.scalar(node.args[0]) ** sp.nsimplify(node.args[1].value)
-        if op == "transpose":
-            return self.scalar(node.args[0])
-        return sp.Symbol(self.name(node))
+        """A direction-free scalar as a SymPy expression: numbers, powers and quotients kept
+        (:data:`SCALAR_RULES`), anything else named."""
+        return _drive_scalar(lambda n: _scalar_start(self, n), node)
 
     def terms(self, node: Node, row, col) -> list:
         """The entry [row, col] of ``node`` as terms (coeff, factors, bound indices)."""
+        return _drive(self._rule(node, row, col))
+
+    def _rule(self, node: Node, row, col):
+        return _Request(self, node, row, col)
+
+    def leaf(self, node: Node, row, col):
+        """The terms of a node the rules do not take apart: a direction, or a direction-free part."""
         op = op_of(node)
         if op == "var" and node.name in self.directions:
             p, q = self.directions[node.name]
@@ -136,53 +304,65 @@ class _Builder:
                 return [(half, (Delta(idx[0], p), Delta(idx[1], q)), ()),
                         (half, (Delta(idx[0], q), Delta(idx[1], p)), ())]
             return [(sp.Integer(1), tuple(Delta(a, b) for a, b in zip(idx, target)), ())]
-        if op == "transpose":
-            return self.terms(node.args[0], col, row)
-        if op == "neg":
-            return [(-c, f, bd) for c, f, bd in self.terms(node.args[0], row, col)]
-        if op == "scale":
-            a, b = node.args
-            return [(ca * cb, fa + fb, ba + bb) for ca, fa, ba in self.terms(a, row, col)
-                    for cb, fb, bb in self.terms(b, row, col)]
-        if id(node) not in self.depends:
-            if is_scalar(node.shape):
-                return [(self.scalar(node), (), ())]
-            name = node.name if op == "var" else self.name(node)
-            return [(sp.Integer(1), (Ref(name, _indices(node.shape, row, col)),), ())]
-        if op in ("add", "sub"):
-            a = self.terms(node.args[0], row, col)
-            b = self.terms(node.args[1], row, col)
-            return a + ([(-c, f, bd) for c, f, bd in b] if op == "sub" else b)
-        if op in ("mul", "hadamard"):
-            a, b = node.args
-            if op == "mul":
-                k = next(self.fresh)
-                bound = (Index(k, _extent(a.shape[1])),)
-                left, right = self.terms(a, row, k), self.terms(b, k, col)
-            else:
-                bound = ()
-                left, right = self.terms(a, row, col), self.terms(b, row, col)
-            return [(ca * cb, fa + fb, bound + ba + bb) for ca, fa, ba in left for cb, fb, bb in right]
-        if op == "div" and id(node.args[1]) not in self.depends:
-            inverse = self.scalar(node.args[1])
-            return [(c / inverse, f, bd) for c, f, bd in self.terms(node.args[0], row, col)]
-        if op == "ediv" and id(node.args[1]) not in self.depends:
-            inverse = Ref(self.name(_reciprocal(node.args[1])), _indices(node.args[1].shape, row, col))
-            return [(c, f + (inverse,), bd) for c, f, bd in self.terms(node.args[0], row, col)]
-        if op == "tr":
-            k = next(self.fresh)
-            return [(c, f, bd + (Index(k, _extent(node.args[0].shape[0])),))
-                    for c, f, bd in self.terms(node.args[0], k, k)]
-        if op == "sum":
-            a = node.args[0]
-            k, l = next(self.fresh), next(self.fresh)
-            bound = tuple(Index(s, _extent(d)) for s, d in zip((k, l), a.shape) if d != 1)
-            return [(c, f, bd + bound) for c, f, bd in self.terms(a, k, l)]
-        if op == "diag" and node.args[0].shape[1] == 1:
-            return [(c, f + (Delta(row, col),), bd) for c, f, bd in self.terms(node.args[0], row, col)]
-        if op == "diag":
-            return self.terms(node.args[0], row, row)
+        if is_scalar(node.shape):
+            return [(self.scalar(node), (), ())]
+        name = node.name if op == "var" else self.name(node)
+        return [(sp.Integer(1), (Ref(name, _indices(node.shape, row, col)),), ())]
+
+
+def _scalar_start(b, n):
+    rule = SCALAR_RULES.get(op_of(n))
+    if rule is None:
+        return _constant(sp.Symbol(b.name(n)))
+    return rule(b, n)
+
+
+def _constant(value):
+    return value
+    yield  # a generator
+
+
+def _drive_scalar(start, node):
+    """:func:`_drive` for the scalar rules, whose requests are bare nodes."""
+    stack, value = [start(node)], None
+    while stack:
+        try:
+            request = stack[-1].send(value)
+        except StopIteration as done:
+            stack.pop()
+            value = done.value
+            continue
+        stack.append(start(request))
+        value = None
+    return value
+
+
+#: ops the index rules take apart even where no direction occurs (they keep the text short)
+_STRUCTURAL = ("transpose", "neg", "scale")
+
+
+def _Request(b: _Builder, node: Node, row, col):
+    """The generator for the entry [row, col] of ``node``: its op's rule, or a leaf; the requests
+    of a rule, (child, row, col), become generators in turn (see :func:`_drive`)."""
+    op = op_of(node)
+    if (op == "var" and node.name in b.directions) or \
+            (op not in _STRUCTURAL and id(node) not in b.depends):
+        return _constant(b.leaf(node, row, col))
+    rule = INDEX_RULES.get(op)
+    if rule is None:
         raise UnsupportedError(f"{op} of a direction has no index notation here")
+    return _requests(b, rule(b, node, row, col))
+
+
+def _requests(b: _Builder, gen):
+    """Forward ``gen``'s requests (child, row, col) as generators, and its result."""
+    value = None
+    while True:
+        try:
+            child, r, c = gen.send(value)
+        except StopIteration as done:
+            return done.value
+        value = yield _Request(b, child, r, c)
 
 
 def _reciprocal(node: Node) -> Node:
