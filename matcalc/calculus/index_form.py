@@ -252,9 +252,10 @@ def scalar_pow(b, node):
     return (yield node.args[0]) ** sp.nsimplify(node.args[1].value)
 
 
-def _drive(start):
-    """Run a rule generator and those it asks for with an explicit stack; its return value."""
-    stack, value = [start], None
+def _drive(first, start=lambda request: request):
+    """Run a rule generator and those it asks for with an explicit stack, and return its value;
+    ``start`` turns a request into the generator that answers it."""
+    stack, value = [first], None
     while stack:
         try:
             request = stack[-1].send(value)
@@ -262,7 +263,7 @@ def _drive(start):
             stack.pop()
             value = done.value
             continue
-        stack.append(request)
+        stack.append(start(request))
         value = None
     return value
 
@@ -282,14 +283,11 @@ class _Builder:
     def scalar(self, node: Node) -> sp.Expr:
         """A direction-free scalar as a SymPy expression: numbers, powers and quotients kept
         (:data:`SCALAR_RULES`), anything else named."""
-        return _drive_scalar(lambda n: _scalar_start(self, n), node)
+        return _drive(_scalar_start(self, node), lambda n: _scalar_start(self, n))
 
     def terms(self, node: Node, row, col) -> list:
         """The entry [row, col] of ``node`` as terms (coeff, factors, bound indices)."""
-        return _drive(self._rule(node, row, col))
-
-    def _rule(self, node: Node, row, col):
-        return _Request(self, node, row, col)
+        return _drive(_Request(self, node, row, col))
 
     def leaf(self, node: Node, row, col):
         """The terms of a node the rules do not take apart: a direction, or a direction-free part."""
@@ -320,21 +318,6 @@ def _scalar_start(b, n):
 def _constant(value):
     return value
     yield  # a generator
-
-
-def _drive_scalar(start, node):
-    """:func:`_drive` for the scalar rules, whose requests are bare nodes."""
-    stack, value = [start(node)], None
-    while stack:
-        try:
-            request = stack[-1].send(value)
-        except StopIteration as done:
-            stack.pop()
-            value = done.value
-            continue
-        stack.append(start(request))
-        value = None
-    return value
 
 
 #: ops the index rules take apart even where no direction occurs (they keep the text short)
