@@ -613,6 +613,8 @@ class Planner:
                     changed = True
         if any(b is None for b in split):
             return None
+        if any(kind == "diag" and split[t] != split[t + 1] for t, (kind, _) in enumerate(factors)):
+            return None                         # a diagonal between two different splits: no index form here
         # index labels (boundary, 0 or 1), δs by union-find
         parent: dict = {}
 
