@@ -206,9 +206,10 @@ def postorder(root: Node) -> Iterator[Node]:
     return postorder_all((root,))
 
 
-def postorder_all(roots) -> Iterator[Node]:
-    """:func:`postorder` over several roots at once: each distinct node under any of them once."""
-    seen: set[int] = set()
+def postorder_all(roots, skip: frozenset = frozenset()) -> Iterator[Node]:
+    """:func:`postorder` over several roots at once: each distinct node under any of them once;
+    nodes whose ids are in ``skip`` (and what lies only below them) are not visited."""
+    seen: set[int] = set(skip)
     for root in roots:
         stack: list[tuple[Node, bool]] = [(root, False)]
         while stack:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Node, op_of, postorder
+from matcalc.ir.nodes import Node, op_of, postorder, postorder_all
 from matcalc.ir.shapes import make
 from matcalc.simplify import canonical, collect, fold, structured  # noqa: F401  (they register the rules)
 from matcalc.simplify.facts import Facts
@@ -124,7 +124,7 @@ class Simplifier:
             for n in postorder(simple):
                 skip.add(id(n))
                 done[id(n)] = n
-        order = _postorder_above(root, skip) if skip else list(postorder(root))
+        order = list(postorder_all((root,), skip))
         # inner links: partial sums inside a sum and right links of a product chain, used by no
         # other kind of parent; they are collected / re-associated with their whole, at its root
         inner, other = set(), set()
@@ -175,26 +175,6 @@ class Fixpoints:
 
     def __init__(self, nodes: Optional[dict] = None):
         self.nodes: dict = nodes if nodes is not None else {}
-
-
-def _postorder_above(root: Node, skip: set) -> list:
-    """The distinct nodes of ``root`` not in ``skip`` (ids), children first; no recursion."""
-    out: list = []
-    seen = set(skip)
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            out.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for child in reversed(node.children()):
-            if id(child) not in seen:
-                stack.append((child, False))
-    return out
 
 
 def _run(root: Node, trace: Optional[list], simple: Optional[Node], known: Optional[Fixpoints]) -> Node:
