@@ -8,7 +8,7 @@ from matcalc.ir.nodes import PRODUCTS, Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import is_num, matrix_product, number, pull_sign
+from matcalc.simplify.terms import SIGNED_PRODUCTS, is_num, matrix_product, number, pull_sign
 
 
 @rewrites("canonical", "neg")
@@ -24,7 +24,7 @@ def neg_neg(node, rb):
 def neg_into_product(node, rb):
     """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads. [N2]"""
     a = node.args[0]
-    if op_of(a) in ("mul", "scale", "hadamard", "div", "ediv"):
+    if op_of(a) in SIGNED_PRODUCTS:
         return rb(a.op, rb("neg", a.args[0]), a.args[1])
     return None
 
