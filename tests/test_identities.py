@@ -105,7 +105,6 @@ SIMPLIFY_EXAMPLES = {
     "transpose_out_of_sum": ("A'*B' + B'*A'", "A: matrix(n,n); B: matrix(n,n)"),
     "kron_sandwich": ("kron(a, eye)*diag(v)*kron(b', eye)", "a: vector(p); b: vector(q); v: vector(n)"),
     "vec_of_vector": ("vec(x) + y", "x: vector(n); y: vector(n)"),
-    "number_for_constant_array": ("vector(1) + log(x)", "x: vector(n)"),
 }
 
 
