@@ -81,6 +81,13 @@ def _products(left, right, bound=()):
     return [(ca * cb, fa + fb, bound + ba + bb) for ca, fa, ba in left for cb, fb, bb in right]
 
 
+def index_entrywise_product(b, node, row, col):
+    """(s·A)[i, j] = s·A[i, j] and (A ⊙ B)[i, j] = A[i, j]·B[i, j]: the product of the operands'
+    entries (a scalar has one, at every [i, j])."""
+    left = yield node.args[0], row, col
+    return _products(left, (yield node.args[1], row, col))
+
+
 def _reciprocal(node: Node) -> Node:
     return make("ediv" if not is_scalar(node.shape) else "div", Num(1), node)
 
@@ -202,10 +209,7 @@ class Scale:
         s, a = node.args
         return plus(times(make("vec", a), m[0]) if dep[0] else None, times(s, m[1]) if dep[1] else None)
 
-    def index_scale(b, node, row, col):
-        """(s·A)[i, j] = s·A[i, j]."""
-        s = yield node.args[0], row, col
-        return _products(s, (yield node.args[1], row, col))
+    index_scale = index_entrywise_product
 
 
 @linear("hadamard")
@@ -230,10 +234,7 @@ class Hadamard:
                 out = plus(out, times(make("diag", make("vec", other)), mi))
         return out
 
-    def index_hadamard(b, node, row, col):
-        """(A ⊙ B)[i, j] = A[i, j]·B[i, j]."""
-        left = yield node.args[0], row, col
-        return _products(left, (yield node.args[1], row, col))
+    index_hadamard = index_entrywise_product
 
 
 @linear("div")
