@@ -443,7 +443,8 @@ def test_adjoint_rule_moves_the_cotangent_off_the_direction(name, probe):
         values = _at_random(n, g, seed=_seed(text))
         got = np.sum(_flat(evaluate(g, values)) * _flat(values[d]))
         want = np.sum(_flat(values["C"]) * _flat(evaluate(n, values)))
-    assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
+    if not (batched and name == "adjoint_transpose"):  # a batch keeps a row as a column: ⟨C, rowᵀ⟩ reads the same, no step
+        assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
     assert relative_error(got, want) < 1e-9
 
 

@@ -68,6 +68,16 @@ def _diag_times(a: Node, c: Node) -> Node:
     return times(make("diag", col), c)
 
 
+def _is_seed(c: Node) -> bool:
+    """The cotangent 1 that seeds the sweep of a scalar f (1·A would be shown as a step)."""
+    return isinstance(c, Num) and c.value == 1
+
+
+def _times(c: Node, a: Node) -> Node:
+    """c·A, and A itself for the seed c = 1."""
+    return a if _is_seed(c) else times(c, a)
+
+
 def _as_row(v: Node) -> Node:
     """A vector as a row: vᵀ for a column, v itself for a row."""
     return T(v) if v.shape[1] == 1 else v
@@ -194,14 +204,12 @@ class Scale:
     def adjoint_scale(node, c, dep):
         """⟨C, ds·A⟩ = ⟨A, C⟩·ds and ⟨C, s·dA⟩ = ⟨s·C, dA⟩."""
         s, a = node.args
-        unit = isinstance(c, Num) and c.value == 1          # the seed of a scalar f: s·1 is s
-        return (inner(a, c) if dep[0] else None, (s if unit else times(s, c)) if dep[1] else None)
+        return (inner(a, c) if dep[0] else None, (s if _is_seed(c) else times(s, c)) if dep[1] else None)
 
     def batched_scale(node, c, dep):
         """A batch pairs A with each column: ds·A passes Aᵀ·C (A as a row)."""
         s, a = node.args
-        unit = isinstance(c, Num) and c.value == 1
-        return (times(_as_row(a), c) if dep[0] else None, (s if unit else times(s, c)) if dep[1] else None)
+        return (times(_as_row(a), c) if dep[0] else None, (s if _is_seed(c) else times(s, c)) if dep[1] else None)
 
     @identity("vec(ds*A + s*dL) = vec(A)*ds + s*vec(dL)", "s: scalar; ds: scalar; A: matrix(m,n); dL: matrix(m,n)")
     def vec_scale(node, m, dep):
@@ -416,7 +424,7 @@ class Tr:
     @identity("c*tr(dA) = tr((c*eye)'*dA)", "c: scalar; dA: matrix(n,n)")
     def adjoint_tr(node, c, dep):
         """⟨c, tr(dA)⟩ = ⟨c·I, dA⟩."""
-        return (times(c, eye(node.args[0].shape[0])),)
+        return (_times(c, eye(node.args[0].shape[0])),)
 
     def batched_tr(node, c, dep):
         """The trace of a matrix that depends on the variable has no batch of columns."""
@@ -439,7 +447,7 @@ class Sum:
     @identity("c*sum(dA) = tr((c*matrix(1))'*dA)", "c: scalar; dA: matrix(m,n)")
     def adjoint_sum(node, c, dep):
         """⟨c, sum(dA)⟩ = ⟨c·1, dA⟩ (1 the all-ones array)."""
-        return (times(c, ones(node.args[0].shape)),)
+        return (_times(c, ones(node.args[0].shape)),)
 
     def batched_sum(node, c, dep):
         """A batch: the sum of a column passes 1·C; of a matrix, no matrix form."""
