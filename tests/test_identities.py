@@ -100,6 +100,7 @@ SIMPLIFY_EXAMPLES = {
     "constant_inner_product": ("x'*vector(-2)", "x: vector(n)"),
     "hadamard_by_scaled_ones": ("A .* (s*matrix(1))", "A: matrix(m,n); s: scalar"),
     "sum_of_transpose": ("sum(A')", "A: matrix(m,n)"),
+    "scalar_out_of_sum": ("sum(-(s*A))", "s: scalar; A: matrix(m,n)"),
     "cancel_into_inverse": ("A*X*inv(X'*A*X)", "A: matrix(n,n); X: matrix(n,n)"),
     "inverse_of_transpose": ("inv(A') + A", "A: matrix(n,n)"),
     "transpose_out_of_sum": ("A'*B' + B'*A'", "A: matrix(n,n); B: matrix(n,n)"),

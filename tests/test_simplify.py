@@ -244,6 +244,8 @@ EXAMPLES = [
     ("constant_inner_product", "x'*vector(-2)", "x: vector(n)"),
     ("hadamard_by_scaled_ones", "sign(x) .* (c*vector(1))", "x: vector(n); c: scalar"),
     ("sum_of_transpose", "sum(x')", "x: vector(n)"),
+    ("scalar_out_of_sum", "sum(-(x - a)')", "x: vector(n); a: scalar"),
+    ("scalar_out_of_sum", "sum(a*exp(A))", "A: matrix(m,n); a: scalar"),
     ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
     ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),
     ("transpose_of_symmetric", "(inv(S)*(0.5*x*x'*inv(S) - 0.5*eye))'", "S: symmetric(n); x: vector(n)"),

@@ -282,6 +282,18 @@ def sum_of_transpose(node, rb):
     return rb("sum", a.args[0]) if op_of(a) == "transpose" else None
 
 
+@rewrites("structured", "sum")
+@identity("sum(-(s*A)) = -(s*sum(A))", "s: scalar; A: matrix(m,n)")
+def scalar_out_of_sum(node, rb):
+    """sum(−A) → −sum(A) and sum(s·A) → s·sum(A) (the sum is linear)."""
+    a = node.args[0]
+    if op_of(a) == "neg":
+        return rb("neg", rb("sum", a.args[0]))
+    if op_of(a) == "scale":
+        return rb("scale", a.args[0], rb("sum", a.args[1]))
+    return None
+
+
 # ------------------------------------------------------------------------------ inverses of products
 # The patterns below go through small predicates (_scaling, _matrix_link, _last_factor, …) rather
 # than matching ``op == "mul"`` with scalar tests inline, so that splitting the product op into a
