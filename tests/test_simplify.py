@@ -264,6 +264,17 @@ EXAMPLES = [
     ("vec_of_vector", "vec(y) .* vec(x)", "x: vector(n); y: vector(n)"),
     ("number_for_constant_array", "vector(1) + log(x)", "x: vector(n)"),
     ("number_for_constant_array", "sigmoid(x) - vector(2)", "x: vector(n)"),
+    # scalar factors as a monomial: powers merged, numbers gathered, common powers cancelled
+    ("merge_scalar_powers", "sqrt(u)*(2*sqrt(u))^2", "u: scalar"),
+    ("merge_scalar_powers", "2*s*(3*s*A)", "s: scalar; A: matrix(m,n)"),
+    ("merge_scalar_powers", "s*(t*s^3)", "s: scalar; t: scalar"),
+    ("power_of_monomial", "((x'*x)^2)^2", "x: vector(n)"),
+    ("power_of_monomial", "(-s)^3", "s: scalar"),
+    ("power_of_monomial", "(s^-1)^2", "s: scalar"),
+    ("cancel_common_powers", "(x'*x)*(4*(x'*A*x)*x')/((x'*x)^2)^2", "x: vector(n); A: matrix(n,n)"),
+    ("cancel_common_powers", "s*x/s^3", "s: scalar; x: vector(n)"),
+    ("cancel_common_powers", "s^2*A*B/(2*s^3)", "s: scalar; A: matrix(m,n); B: matrix(n,p)"),
+    ("cancel_common_powers", "s^3*t/s", "s: scalar; t: scalar"),
 ]
 
 
@@ -280,6 +291,15 @@ EXAMPLES = [
     ("kron(w, eye)*diag(v)*kron(w', eye)", "w: vector(m); v: vector(n)", "kron(w*w', diag(v))"),
     ("vector(1) + log(x)", "x: vector(n)", "1 + log(x)"),
     ("log(x) - vector(1)", "x: vector(n)", "log(x) - 1"),
+    ("sqrt(u)*(2*sqrt(u))^2", "u: scalar", "4*sqrt(u)^3"),
+    ("s*(2*s)^2", "s: scalar", "4*s^3"),
+    ("(2*s^3)^2", "s: scalar", "4*s^6"),
+    ("(-s)^3", "s: scalar", "-s^3"),
+    ("2*s*(3*s*A)", "s: scalar; A: matrix(m,n)", "6*s^2*A"),
+    ("(x'*x)*(4*(x'*A*x)*x')/((x'*x)^2)^2", "x: vector(n); A: matrix(n,n)", "4*(x'*A*x)*x'/(x'*x)^3"),
+    ("s*x/s^3", "s: scalar; x: vector(n)", "x/s^2"),
+    ("s^2*(t*A)/(4*s^3)", "s: scalar; t: scalar; A: matrix(m,n)", "t*A/(4*s)"),
+    ("s^2*A*B/s^2", "s: scalar; A: matrix(m,n); B: matrix(n,p)", "A*B"),
 ])
 def test_new_rules_give_the_textbook_form(text, where, want):
     node = matcalc.parse(f"{where}; {text}").node
@@ -314,6 +334,36 @@ def test_new_rules_keep_what_they_cannot_shorten_soundly(text, where):
     fired = {fn.__name__ for fn, _, _ in trace}
     assert not fired & {"cancel_into_inverse", "transpose_out_of_sum", "kron_sandwich"}, (to_text(out), fired)
     _same_positive_value(node, out)
+
+
+@pytest.mark.parametrize("text, where", [
+    ("sqrt(u)^2", "u: scalar"),                 # u only where u >= 0
+    ("s^0.5*s^0.5", "s: scalar"),               # (s^0.5)^2, not s: not an identity for s < 0
+    ("(s*t)^2", "s: scalar; t: scalar"),        # s^2*t^2 writes more
+    ("u*(s*t)^2", "s: scalar; t: scalar; u: scalar"),
+    ("(2*s)^-1*A", "s: scalar; A: matrix(m,n)"),  # 0.5*s^-1: a negative power of a product is not spread
+    ("s^-1*A/s^-2", "s: scalar; A: matrix(m,n)"),  # only positive powers cancel
+])
+def test_monomial_rules_keep_what_is_no_identity_or_writes_more(text, where):
+    node = matcalc.parse(f"{where}; {text}").node
+    out, trace = simplify_traced(node)
+    fired = {fn.__name__ for fn, _, _ in trace}
+    assert not fired & {"merge_scalar_powers", "power_of_monomial", "cancel_common_powers"}, (to_text(out), fired)
+    assert size(out) <= size(node)
+    _same_positive_value(node, out)
+
+
+def test_a_deep_chain_of_scalar_factors_is_read_in_bounded_steps():
+    """Each monomial rule reads at most a bounded run of a chain of factors: a 2,000-deep
+    alternating product and quotient simplify without recursion, the quotient to one power."""
+    s = Var("s", (1, 1), "scalar")
+    node, quotient = s, s
+    for i in range(2000):
+        node = make("mul", Var(f"t{i}", (1, 1), "scalar"), make("mul", s, node)) if i % 2 else make("mul", s, node)
+        quotient = make("div", make("mul", s, quotient), make("mul", s, s))
+    out = simplify(node)
+    assert size(out) < size(node)
+    assert to_text(simplify(quotient)) == "1/s^1999"
 
 
 @pytest.mark.parametrize("name, text, where", EXAMPLES, ids=[f"{n}-{k}" for k, (n, _, _) in enumerate(EXAMPLES)])

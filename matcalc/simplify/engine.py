@@ -15,6 +15,7 @@ from typing import Optional
 from matcalc.ir.nodes import Node, op_of, postorder, postorder_all
 from matcalc.ir.shapes import make
 from matcalc.simplify import canonical, collect, fold, structured  # noqa: F401  (they register the rules)
+from matcalc.simplify import monomial  # noqa: F401  (last: in each phase its rules come after the others)
 from matcalc.simplify.facts import Facts
 from matcalc.simplify.normal_form import PHASE_RULES, PHASES, rules_for  # noqa: F401  (PHASES re-exported)
 from matcalc.simplify.terms import is_zero, matrix_product  # noqa: F401  (is_zero is public)
