@@ -318,6 +318,8 @@ EXAMPLES = [
     ("s*x/s^3", "s: scalar; x: vector(n)", "x/s^2"),
     ("s^2*(t*A)/(4*s^3)", "s: scalar; t: scalar; A: matrix(m,n)", "t*A/(4*s)"),
     ("s^2*A*B/s^2", "s: scalar; A: matrix(m,n); B: matrix(n,p)", "A*B"),
+    ("((s*t)^2)^3", "s: scalar; t: scalar", "(s*t)^6"),           # a power of a power, not spread over s*t
+    ("(2*(3*(s*t)^2))^2", "s: scalar; t: scalar", "36*(s*t)^4"),
 ])
 def test_new_rules_give_the_textbook_form(text, where, want):
     node = matcalc.parse(f"{where}; {text}").node
@@ -371,6 +373,12 @@ def test_monomial_rules_keep_what_is_no_identity_or_writes_more(text, where):
     _same_positive_value(node, out)
 
 
+def test_a_coefficient_too_large_for_a_float_is_not_written():
+    node = matcalc.parse("s: scalar; (10.5*s)^400").node
+    out, trace = simplify_traced(node)
+    assert out == node and not trace
+
+
 def test_a_deep_chain_of_scalar_factors_is_read_in_bounded_steps():
     """Each monomial rule reads at most a bounded run of a chain of factors: a 2,000-deep
     alternating product and quotient simplify without recursion, the quotient to one power."""
@@ -382,6 +390,10 @@ def test_a_deep_chain_of_scalar_factors_is_read_in_bounded_steps():
     out = simplify(node)
     assert size(out) < size(node)
     assert to_text(simplify(quotient)) == "1/s^1999"
+    nested = s   # (2*(t*(…)^2))^2: powers of scalings nested 3,000 deep
+    for i in range(3000):
+        nested = make("pow", make("mul", Var("t", (1, 1), "scalar") if i % 3 else Num(2), nested), Num(2))
+    assert size(simplify(nested)) <= size(nested)
 
 
 @pytest.mark.parametrize("name, text, where", EXAMPLES, ids=[f"{n}-{k}" for k, (n, _, _) in enumerate(EXAMPLES)])

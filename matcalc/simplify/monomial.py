@@ -19,6 +19,7 @@ longer chain is left as it is), so each rule costs a bounded amount per node.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from matcalc.ir.nodes import Node, Num, op_of
@@ -71,17 +72,21 @@ def _reads_into(node: Node) -> bool:
     return op_of(node) in ("scale", "neg", "num") or _integer_power(node) is not None
 
 
-def _spreads(node: Node, j: int) -> bool:
-    """Whether the power node = b^j is read as powers of b's factors: j > 0 and b a sign, a
-    number, an integer power or a scaling with at most one base that is not a number ((2·s)²
-    is 4·s², (s·t)² stays one base); j < 0 only over a base that is no product of factors."""
-    base = node.args[0]
-    if j < 0:
-        return not _reads_into(base)
-    if op_of(base) != "scale":
-        return True
-    inner = read(base)
-    return inner is not None and len(inner.merged()) <= 1
+def _one_base(node: Node) -> bool:
+    """Whether a scaling of scalars has at most one factor that is not a number (up to integer
+    powers): (2·s²·s)ᵏ is spread over its factors, (s·t)ᵏ is not, as s^k·t^k writes more."""
+    seen, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if op_of(n) == "scale":
+            stack += n.args
+        elif op_of(n) == "neg":
+            stack.append(n.args[0])
+        elif not is_num(n):
+            seen.add(n.args[0] if _integer_power(n) is not None else n)
+            if len(seen) > 1 or len(stack) > _MAX_FACTORS:
+                return False
+    return True
 
 
 def read(node: Node) -> Optional[Monomial]:
@@ -104,17 +109,28 @@ def read(node: Node) -> Optional[Monomial]:
             continue
         j = _integer_power(n)
         if op == "num":
-            m.coeff = m.coeff * n.value ** k
+            try:
+                m.coeff = m.coeff * n.value ** k
+            except OverflowError:
+                return None
             m.numbers += 1
         elif op == "neg":
             m.coeff = m.coeff * (-1) ** k
             stack.append((n.args[0], k))
         elif op == "scale":
             stack += [(n.args[1], k), (n.args[0], k)]
-        elif j is not None and _spreads(n, j):
-            stack.append((n.args[0], j * k))
+        elif j is not None and j > 0:       # (b^j)^k = b^(j·k), spread over b's factors where it has one base
+            base = n.args[0]
+            if op_of(base) == "scale" and not _one_base(base):
+                m.powers.append((base, j * k))
+            else:
+                stack.append((base, j * k))
+        elif j is not None and not _reads_into(n.args[0]):   # a negative power of one base
+            m.powers.append((n.args[0], j * k))
         else:
             m.powers.append((n, k))
+    if not math.isfinite(m.coeff):
+        return None   # a coefficient too large for a float is not written
     m.coeff = number(m.coeff)
     return m
 
@@ -153,10 +169,13 @@ def merge_scalar_powers(node, rb):
 @identity("(2*s^3)^2 = 4*s^6", "s: scalar")
 def power_of_monomial(node, rb):
     """A positive integer power of a scalar monomial is taken into its factors: (2·s)² → 4·s²,
-    ((xᵀx)²)² → (xᵀx)⁴, (−s)³ → −s³.  Not (s·t)², which would write more. [N8]"""
-    if not is_scalar(node.shape) or _integer_power(node) is None or _integer_power(node) < 0:
+    ((xᵀx)²)² → (xᵀx)⁴, (−s)³ → −s³, ((s·t)²)³ → (s·t)⁶.  Not (s·t)² → s²·t², which would
+    write more. [N8]"""
+    j = _integer_power(node)
+    base = node.args[0]
+    if not is_scalar(node.shape) or j is None or j < 0 or not _reads_into(base):
         return None
-    if not _reads_into(node.args[0]) or not _spreads(node, _integer_power(node)):
+    if op_of(base) == "scale" and not _one_base(base):
         return None
     m = read(node)
     return None if m is None else write(m.coeff, m.merged(), None, node.shape, rb)
