@@ -52,6 +52,7 @@ SIMPLIFY_EXAMPLES = {
     "fold_division": ("A/1", "A: matrix(m,n)"),
     "divide_coefficient": ("(6*A)/3", "A: matrix(m,n)"),
     "power_of_one": ("A.^1", "A: matrix(m,n)"),
+    "power_of_zero": ("s*s^-1*A", "s: scalar; A: matrix(m,n)"),
     "neg_neg": ("-(-A)", "A: matrix(m,n)"),
     "neg_of_number": ("A + -matrix(2)", "A: matrix(m,n)"),
     "neg_into_product": ("-(A*B)", "A: matrix(m,n); B: matrix(n,p)"),

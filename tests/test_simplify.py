@@ -293,6 +293,8 @@ EXAMPLES = [
     ("cancel_common_powers", "s*x/s^3", "s: scalar; x: vector(n)"),
     ("cancel_common_powers", "s^2*A*B/(2*s^3)", "s: scalar; A: matrix(m,n); B: matrix(n,p)"),
     ("cancel_common_powers", "s^3*t/s", "s: scalar; t: scalar"),
+    ("power_of_zero", "s*s^-1*A", "s: scalar; A: matrix(m,n)"),
+    ("power_of_zero", "X^0*A", "X: matrix(n,n); A: matrix(n,m)"),
 ]
 
 
