@@ -36,7 +36,8 @@ def kron_mixed_product(node, rb):
         (p, q), (r, t) = a.args, b.args
         if p.shape[1] == r.shape[0] and q.shape[1] == t.shape[0]:
             return rb("kron", rb("mul", p, r), rb("mul", q, t))
-    if op_of(a) in PRODUCTS and op_of(a.args[1]) == "kron" and op_of(b) == "kron":  # c·(A ⊗ B) · (C ⊗ D)
+    if op_of(node) == "mul" and op_of(a) in PRODUCTS and op_of(a.args[1]) == "kron" and op_of(b) == "kron":
+        # c·(A ⊗ B) · (C ⊗ D) or M·(A ⊗ B) · (C ⊗ D); never a scaling whose 1×1 factor is a product
         inner = kron_mixed_product(make("mul", a.args[1], b), rb)
         return rb("mul", a.args[0], inner) if inner is not None else None
     return None
