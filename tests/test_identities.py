@@ -106,7 +106,6 @@ SIMPLIFY_EXAMPLES = {
     "transpose_out_of_sum": ("A'*B' + B'*A'", "A: matrix(n,n); B: matrix(n,n)"),
     "kron_sandwich": ("kron(a, eye)*diag(v)*kron(b', eye)", "a: vector(p); b: vector(q); v: vector(n)"),
     "vec_of_vector": ("vec(x) + y", "x: vector(n); y: vector(n)"),
-    "number_for_constant_array": ("vector(1) + log(x)", "x: vector(n)"),
     "merge_scalar_powers": ("s*(3*s^2)*(2*A)", "s: scalar; A: matrix(m,n)"),
     "power_of_monomial": ("(2*s^3)^2", "s: scalar"),
     "cancel_common_powers": ("s^2*(t*A)/(4*s^3)", "s: scalar; t: scalar; A: matrix(m,n)"),

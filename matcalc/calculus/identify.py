@@ -30,15 +30,6 @@ class NotMatrixForm(UnsupportedError):
     """The batched sweep met a node whose cotangents would need a 3-way array."""
 
 
-def _reduce(c: Node, child: Node, batched: bool) -> Node:
-    """The cotangent of a scalar that was broadcast: the sum over what it was spread to."""
-    if not is_scalar(child.shape) or is_scalar(c.shape) and not batched:
-        return c
-    if batched:
-        return times(T(ones((c.shape[0], 1))), c)
-    return make("sum", c)
-
-
 def _diag_times(a: Node, c: Node) -> Node:
     """a ⊙ C for a column a and a batch C of columns: diag(a)·C."""
     if is_scalar(a.shape):
@@ -50,17 +41,16 @@ def _diag_times(a: Node, c: Node) -> Node:
 @adjoint("add")
 @identity("tr(C'*(dA + dB)) = tr(C'*dA) + tr(C'*dB)", "C: matrix(m,n); dA: matrix(m,n); dB: matrix(m,n)")
 def adjoint_add(node, c, dep, batched):
-    """⟨C, dA + dB⟩ = ⟨C, dA⟩ + ⟨C, dB⟩."""
-    return tuple(_reduce(c, a, batched) if d else None for a, d in zip(node.args, dep))
+    """⟨C, dA + dB⟩ = ⟨C, dA⟩ + ⟨C, dB⟩ (the operands have one shape: a scalar in a sum is spread,
+    s·𝟙, and its cotangent ⟨𝟙, C⟩ = sum(C) is adjoint_scale's)."""
+    return tuple(c if d else None for d in dep)
 
 
 @adjoint("sub")
 @identity("tr(C'*(dA - dB)) = tr(C'*dA) + tr((-C)'*dB)", "C: matrix(m,n); dA: matrix(m,n); dB: matrix(m,n)")
 def adjoint_sub(node, c, dep, batched):
     """⟨C, dA − dB⟩ = ⟨C, dA⟩ + ⟨−C, dB⟩."""
-    a, b = node.args
-    return (_reduce(c, a, batched) if dep[0] else None,
-            make("neg", _reduce(c, b, batched)) if dep[1] else None)
+    return (c if dep[0] else None, make("neg", c) if dep[1] else None)
 
 
 @adjoint("neg")
@@ -181,7 +171,7 @@ def _unvec(c: Node, shape) -> Node:
     while stack:
         n, scale, sign = stack.pop()
         op = op_of(n)
-        if op in ("add", "sub") and n.args[0].shape == n.args[1].shape:
+        if op in ("add", "sub"):
             stack += [(n.args[0], scale, sign), (n.args[1], scale, -sign if op == "sub" else sign)]
         elif op == "neg":
             stack.append((n.args[0], scale, -sign))
@@ -283,7 +273,7 @@ def columns_first(df: Node, dx: Var) -> Node:
         """f·v for a column v, with a dx-dependent matrix f taken apart (a short recursion on the
         sums and products inside one factor)."""
         op = op_of(f)
-        if depends[id(f)] and op in ("add", "sub") and f.args[0].shape == f.args[1].shape:
+        if depends[id(f)] and op in ("add", "sub"):
             a, b = apply(f.args[0], v), apply(f.args[1], v)
             return plus(a, b) if op == "add" else make("sub", a, b)
         if depends[id(f)] and op == "neg":

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder
-from matcalc.ir.shapes import is_scalar
+from matcalc.ir.shapes import is_scalar, narrowed
 
 #: Cost-model size of a named dimension whose size is not known when planning.
 UNKNOWN_SIZE = 1000
@@ -191,7 +191,12 @@ class Planner:
 
     # -- the entry point
     def lower(self, root: Node) -> L:
-        """The lowered form of ``root`` (its subexpressions are shared with earlier calls)."""
+        """The lowered form of ``root`` (its subexpressions are shared with earlier calls).  A
+        scalar spread in a sum is lowered as the scalar, which NumPy, JAX and torch broadcast
+        (``x + 1``, not ``x + np.full(…)``; see :func:`matcalc.ir.shapes.narrowed`)."""
+        return self._lower(narrowed(root))
+
+    def _lower(self, root: Node) -> L:
         for node in postorder(root):
             if id(node) not in self.done:
                 self.done[id(node)] = self._lower_one(node)
@@ -200,7 +205,7 @@ class Planner:
 
     def of(self, node: Node) -> L:
         found = self.done.get(id(node))
-        return found if found is not None else self.lower(node)
+        return found if found is not None else self._lower(node)
 
     def _lower_one(self, node: Node) -> L:
         op = op_of(node)

@@ -183,6 +183,13 @@ class Op(Node):
         return (self.op, self.shape)
 
 
+def constant_value(node: Node):
+    """The value of a number or of a constant-filled array (``x + 1`` holds the array 𝟙), else None."""
+    if type(node) is Num or (type(node) is Const and node.op == "fill"):
+        return node.value
+    return None
+
+
 def op_of(node: Node) -> str:
     """The key of ``node`` in every interpretation table."""
     t = type(node)   # the exact types first: this is called millions of times by the simplifier

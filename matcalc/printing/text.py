@@ -9,6 +9,7 @@ running the parser's shape unification over the printed occurrences.
 from __future__ import annotations
 
 from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
+from matcalc.ir.shapes import narrowed
 from matcalc.tables import registrar
 
 # binding strength: sums < products < unary minus < postfix (^ .^ ') < atoms
@@ -236,7 +237,9 @@ assert set(TEXT_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(TEXT_RULES)
 
 def to_text(root: Node) -> str:
     """The expression in matcalc's input language; constants carry their size where the text
-    would not fix it (see :func:`open_constants`)."""
+    would not fix it (see :func:`open_constants`); a scalar spread in a sum is the scalar, as
+    it was typed (x + 1, see :func:`matcalc.ir.shapes.narrowed`)."""
+    root = narrowed(root)
     return fold(root, _rule(open_constants(root)))[0]
 
 

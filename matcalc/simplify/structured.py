@@ -519,16 +519,3 @@ def vec_of_vector(node, rb):
     return a if a.shape == node.shape else None
 
 
-# ------------------------------------------------------------------------------ constants in sums
-
-@identity("vector(1) + x = 1 + x", "x: vector(n)")
-@rewrites("structured", "add", "sub")
-def number_for_constant_array(node, rb):
-    """c·1 ± A → c ± A and A ± c·1 → A ± c (a constant array in a sum is the number c,
-    broadcast): 1 + log(x), as the textbook writes it, not vector(1) + log(x)."""
-    a, b = node.args
-    for k, (x, y) in enumerate(((a, b), (b, a))):
-        if isinstance(x, Const) and x.op == "fill" and y.shape == node.shape and not is_scalar(node.shape):
-            c = Num(x.value)
-            return rb(node.op, c, b) if k == 0 else rb(node.op, a, c)
-    return None
