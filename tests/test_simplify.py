@@ -197,6 +197,15 @@ def test_a_rule_that_does_not_fire_leaves_no_step(e):
             assert not rb.trace, (fn.__name__, to_text(n), [f.__name__ for f, _, _ in rb.trace])
 
 
+def test_a_rebuilt_inner_partial_sum_keeps_its_mark_to_itself():
+    """A partial sum rebuilt over simplified terms is marked interior by its id; once its
+    normal form replaced it, that id must not pass to a new node (the whole sum B .* S + A - A
+    was taken for an inner partial sum and left uncollected, only when no trace held the nodes)."""
+    for _ in range(50):   # whether a freed id is reused depends on the allocator: try a few times
+        right = make("add", make("sub", make("hadamard", B, S), make("mul", Num(-1), A)), make("neg", A))
+        assert to_text(simplify(right)) == "B .* S"
+
+
 def test_an_inner_partial_sum_is_not_handed_on_as_a_normal_form():
     """An inner partial sum is not collected on its own (its whole sum is, at its root), so a
     later pass where it stands alone must still collect it."""

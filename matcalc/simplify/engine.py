@@ -145,6 +145,7 @@ class Simplifier:
                 other.update(id(k) for k in kids)
         self._interior = interior = inner - other
         normalize = self.normalize
+        kept: list = []
         for node in order:
             kids = node.children()
             new_node = node
@@ -155,6 +156,7 @@ class Simplifier:
                         new_node = make(node.op, *new)
                         if id(node) in interior:
                             interior.add(id(new_node))
+                            kept.append(new_node)   # held while its id marks it interior (never reused)
                         break
             done[id(node)] = normalize(new_node)
         self._interior = set()
