@@ -197,6 +197,21 @@ def test_a_rule_that_does_not_fire_leaves_no_step(e):
             assert not rb.trace, (fn.__name__, to_text(n), [f.__name__ for f, _, _ in rb.trace])
 
 
+def test_an_inner_link_a_rule_makes_the_whole_is_rewritten_as_a_whole():
+    """A + A + 0 → A + A and I·(B·(C·D)) → B·(C·D) return an inner partial sum / chain link,
+    and 0 − (A + A) → −(A + A) puts one under a new parent; its rules were off while it was
+    inner, so it is simplified as a whole then (it was left as -(A + A), B*(C*D) and -(A + A)',
+    and a second pass changed the result)."""
+    from matcalc.ir.build import eye
+    C, D = Var("C", ("n", "n"), "matrix"), Var("D", ("n", "n"), "matrix")
+    e = make("neg", make("add", make("add", A, A), make("neg", make("sub", A, A))))
+    assert to_text(simplify(e)) == "-2*A"
+    chain = make("mul", eye("n"), make("mul", B, make("mul", C, D)))
+    assert to_text(simplify(chain)) == "B*C*D"
+    e = make("transpose", make("sub", make("neg", make("sub", A, A)), make("add", A, A)))
+    assert to_text(simplify(e)) == "-2*A'"
+
+
 def test_a_rebuilt_inner_partial_sum_keeps_its_mark_to_itself():
     """A partial sum rebuilt over simplified terms is marked interior by its id; once its
     normal form replaced it, that id must not pass to a new node (the whole sum B .* S + A - A

@@ -58,7 +58,16 @@ class Simplifier:
         self._lasting: dict = dict(known.nodes) if known is not None else {}
 
     def __call__(self, op: str, *args: Node) -> Node:
+        if self._interior and op not in _LINKS:   # an inner link taken out of its sum or chain
+            args = tuple(self._as_whole(a) if id(a) in self._interior else a for a in args)
         return self.normalize(make(op, *args))
+
+    def _as_whole(self, node: Node) -> Node:
+        """An inner link (its rules were off) that a rule takes out of its sum or chain, as in
+        0 − (A + A) → −(A + A): simplified as a whole now."""
+        self._interior.discard(id(node))
+        self._fixed.pop(id(node), None)
+        return self.normalize(node)
 
     def simplified(self, node: Node) -> Node:
         """``node`` (whose children are already simple) simplified."""
@@ -96,6 +105,9 @@ class Simplifier:
                     if out is not None and out is not node:
                         if self.trace is not None:
                             self.trace.append((fn, node, out))
+                        if id(out) in self._interior:   # an inner link made the whole: A + A + 0 → A + A
+                            self._interior.discard(id(out))
+                            fixed.pop(id(out), None)
                         node = out
                         break
                 else:
@@ -162,6 +174,9 @@ class Simplifier:
         self._interior = set()
         return done[id(root)]
 
+
+#: the ops that link sums and product chains, whose inner links are rewritten at their root
+_LINKS = ("add", "sub", "mul", "scale")
 
 #: ops whose normal form depends on the pass, not only on the node: a sum is collected through
 #: the c·(A ± B) this pass took out of its partial sums (``took_out``)
