@@ -315,6 +315,8 @@ EXAMPLES = [
     ("cancel_common_powers", "s*x/s^3", "s: scalar; x: vector(n)"),
     ("cancel_common_powers", "s^2*A*B/(2*s^3)", "s: scalar; A: matrix(m,n); B: matrix(n,p)"),
     ("cancel_common_powers", "s^3*t/s", "s: scalar; t: scalar"),
+    ("merge_scalar_powers", "(-y'*y)*(y'*y)", "y: vector(n)"),
+    ("cancel_common_powers", "-(y'*y)*A/(y'*y)^2", "y: vector(n); A: matrix(n,n)"),
     ("power_of_zero", "s*s^-1*A", "s: scalar; A: matrix(m,n)"),
     ("power_of_zero", "X^0*A", "X: matrix(n,n); A: matrix(n,m)"),
 ]
@@ -344,6 +346,8 @@ EXAMPLES = [
     ("s^2*A*B/s^2", "s: scalar; A: matrix(m,n); B: matrix(n,p)", "A*B"),
     ("((s*t)^2)^3", "s: scalar; t: scalar", "(s*t)^6"),           # a power of a power, not spread over s*t
     ("(2*(3*(s*t)^2))^2", "s: scalar; t: scalar", "36*(s*t)^4"),
+    ("(-y'*y)*(y'*y)", "y: vector(n)", "-(y'*y)^2"),                  # -w is written (-y')*y
+    ("-(y'*y)*A/(y'*y)^2", "y: vector(n); A: matrix(n,n)", "-A/(y'*y)"),
 ])
 def test_new_rules_give_the_textbook_form(text, where, want):
     node = matcalc.parse(f"{where}; {text}").node

@@ -23,10 +23,10 @@ import math
 from typing import Optional
 
 from matcalc.ir.nodes import Node, Num, op_of
-from matcalc.ir.shapes import is_scalar
+from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import is_num, number, scaled
+from matcalc.simplify.terms import SIGNED_PRODUCTS, is_num, number, scaled
 
 #: the longest chain of factors read as one monomial (longer ones are left alone)
 _MAX_FACTORS = 64
@@ -89,6 +89,22 @@ def _one_base(node: Node) -> bool:
     return True
 
 
+def _unsigned(node: Node) -> Optional[Node]:
+    """``node`` without the sign the normal form puts on its leftmost factor (−w for w = yᵀy is
+    written (−yᵀ)·y), or None when it has none.  Built with ``make``: only the sign is gone, the
+    rest is the normal form it was."""
+    spine = [node]
+    while op_of(spine[-1]) in SIGNED_PRODUCTS and len(spine) <= _MAX_FACTORS:
+        spine.append(spine[-1].args[0])
+    head = spine.pop()
+    if op_of(head) != "neg" or not spine:
+        return None
+    out = head.args[0]
+    for n in reversed(spine):
+        out = make(n.op, out, n.args[1])
+    return out
+
+
 def read(node: Node) -> Optional[Monomial]:
     """``node`` as a monomial, or None when its chain is longer than ``_MAX_FACTORS``.  A
     non-scalar node's scalar factors are those of its chain of scalings s·(t·(…·M)); M is its core."""
@@ -128,6 +144,10 @@ def read(node: Node) -> Optional[Monomial]:
         elif j is not None and not _reads_into(n.args[0]):   # a negative power of one base
             m.powers.append((n.args[0], j * k))
         else:
+            plain = _unsigned(n) if op in SIGNED_PRODUCTS else None
+            if plain is not None:
+                m.coeff = m.coeff * (-1) ** k
+                n = plain
             m.powers.append((n, k))
     if not math.isfinite(m.coeff):
         return None   # a coefficient too large for a float is not written
@@ -158,7 +178,8 @@ def write(coeff, powers: dict, core: Optional[Node], shape, rb) -> Node:
 @identity("s*(3*s^2)*(2*A) = 6*s^3*A", "s: scalar; A: matrix(m,n)")
 def merge_scalar_powers(node, rb):
     """Powers of one scalar in a product are one power and its numbers one coefficient:
-    s·(3·s²) → 3·s³, 2·s·(3·s·A) → 6·s²·A, s·(2·s)² → 4·s³, s·s⁻¹ → 1. [N8]"""
+    s·(3·s²) → 3·s³, 2·s·(3·s·A) → 6·s²·A, s·(2·s)² → 4·s³, s·s⁻¹ → 1, and through the sign
+    of a product, (−yᵀ)·y·(yᵀ·y) → −(yᵀy)². [N8]"""
     m = read(node)
     if m is None or not (m.repeated() or m.numbers > 1):
         return None
