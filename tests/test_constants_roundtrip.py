@@ -49,7 +49,7 @@ def test_sizes_unify_with_the_rest():
 def test_a_scalar_in_a_sum_is_spread_and_printed_as_typed():
     """x + 1 holds x + 𝟙 (add never broadcasts) and prints as typed; so do x − a and 1 − x."""
     from matcalc.ir.nodes import Const
-    for text, typed in [("x + vector(-2.5)", "x + -2.5"), ("x + 1", "x + 1"), ("1 - x", "1 - x"),
+    for text, typed in [("x + vector(-2.5)", "x + (-2.5)"), ("x + 1", "x + 1"), ("1 - x", "1 - x"),
                         ("x - b", "x - b"), ("A + b*matrix(1)", "A + b")]:
         e = matcalc.parse(text, "x: vector(n); A: matrix(m,n); b: scalar")
         assert all(a.shape == e.node.shape for a in e.node.args), text

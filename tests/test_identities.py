@@ -23,7 +23,7 @@ from matcalc.ir.nodes import ELEMENTWISE, SCALAR, Var, variables
 from matcalc.ir.shapes import make
 from matcalc.numeric.check import dimension_sizes, random_values, relative_error
 from matcalc.numeric.evaluate import evaluate
-from matcalc.simplify import SIMPLIFY_RULES, simplify
+from matcalc.simplify import SIMPLIFY_RULES
 from matcalc.simplify.engine import simplify_traced
 
 #: Rules that state no identity, and why.  Keep this short: a rule that computes something has one.
@@ -464,3 +464,18 @@ def test_vec_rule_gives_the_kronecker_form(name, probe):
     got = np.asarray(evaluate(j, values), dtype=float).reshape(want.size, -1) @ _flat(values[d])
     assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
     assert relative_error(got, want) < 1e-9
+
+
+def test_each_linear_op_is_registered_once_with_all_its_rules():
+    """calculus/linear.py: every linear op of a differential has an adjoint and a vec rule side
+    by side, an index rule wherever index notation exists, and a batched rule only where a
+    batch of cotangents needs its own (it cites the adjoint's identity in the steps)."""
+    from matcalc.calculus import linear
+    assert set(linear.VEC_RULES) == set(linear.ADJOINT_RULES)
+    assert set(linear.INDEX_RULES) == set(linear.ADJOINT_RULES) - {"vec", "kron"}
+    assert set(linear.BATCHED_RULES) < set(linear.ADJOINT_RULES)
+    for prefix, table in linear._TABLES.items():
+        for op, fn in table.items():
+            assert fn.__name__.startswith(prefix) and fn.__doc__, (op, fn.__name__)
+    for op, fn in linear.BATCHED_RULES.items():
+        assert getattr(fn, "rule", None) is None and getattr(linear.ADJOINT_RULES[op], "rule", None) is not None, op

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder
+from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder, postorder_all
 from matcalc.ir.shapes import is_scalar, narrowed
 
 #: Cost-model size of a named dimension whose size is not known when planning.
@@ -63,25 +63,6 @@ class L:
 
     def children(self):
         return self.args
-
-
-def lpostorder(roots) -> list:
-    """The distinct lowered nodes reachable from ``roots``, children first (iterative)."""
-    out, seen = [], set()
-    stack = [(r, False) for r in reversed(list(roots))]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            out.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for a in reversed(node.args):
-            if id(a) not in seen:
-                stack.append((a, False))
-    return out
 
 
 # ------------------------------------------------------------------------------ facts
@@ -782,7 +763,7 @@ def for_target(planner: Planner, outputs: list, target: str) -> list:
     if target != "jax":
         return outputs
     new: dict[int, L] = {}
-    for n in lpostorder(outputs):
+    for n in postorder_all(outputs):
         args = tuple(new[id(a)] for a in n.args)
         if n.op == "matmul" and args[0].op == "T" and planner.size(args[1].shape[1]) <= planner.size(args[1].shape[0]):
             a, b = args[0].args[0], args[1]

@@ -27,6 +27,13 @@ def _p(kid, level: int) -> str:
     return text if prec >= level else f"({text})"
 
 
+def _right(kid, level: int) -> str:
+    """A right operand's text: parenthesised as :func:`_p`, and when it starts with a minus sign
+    (``x + (-2)``, ``a*(-2)``; the grammar reads ``x + -2`` too, but a reader stumbles)."""
+    text = _p(kid, level)
+    return f"({text})" if text.startswith("-") else text
+
+
 def _number(value) -> str:
     return str(value) if isinstance(value, int) else repr(float(value))
 
@@ -168,7 +175,7 @@ def _rule(sized: set):
 def _infix(symbol: str, prec: int):
     def text_infix(node, kids):
         a, b = kids
-        return f"{_p(a, prec)}{symbol}{_p(b, prec + 1)}", prec
+        return f"{_p(a, prec)}{symbol}{_right(b, prec + 1)}", prec
     return text_infix
 
 
@@ -182,7 +189,7 @@ def text_mul(node, kids):
     x, y = node.args
     if op_of(x) == "mul" and x.shape == (1, 1) and x.args[0].shape != (1, 1) and y.shape != (1, 1):
         left = f"({a[0]})"
-    return f"{left}*{_p(b, PRODUCT + 1)}", PRODUCT
+    return f"{left}*{_right(b, PRODUCT + 1)}", PRODUCT
 printer("div")(_infix("/", PRODUCT))
 printer("hadamard")(_infix(" .* ", PRODUCT))
 printer("ediv")(_infix(" ./ ", PRODUCT))
