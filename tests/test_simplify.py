@@ -287,6 +287,7 @@ EXAMPLES = [
     ("hadamard_by_scaled_ones", "sign(x) .* (c*vector(1))", "x: vector(n); c: scalar"),
     ("sum_of_transpose", "sum(x')", "x: vector(n)"),
     ("scalar_out_of_sum", "sum(-(x - a)')", "x: vector(n); a: scalar"),
+    ("multiply_by_zero", "kron(x - x, y)'*kron(x, y)", "x: vector(n); y: vector(m)"),
     ("scalar_out_of_sum", "sum(a*exp(A))", "A: matrix(m,n); a: scalar"),
     ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
     ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),
@@ -465,3 +466,14 @@ def test_a_wide_sum_of_transposed_products_takes_one_transpose_out_once():
     assert to_text(out).count("'") == 1 and to_text(out).startswith("(B0*A0 + B1*A1")
     assert sum(fn.__name__ == "transpose_out_of_sum" for fn, _, _ in trace) == 1
     _same_value(node, out)
+
+
+@pytest.mark.parametrize("text", [
+    "a*(b*A) - e*(c*(b*A))*B",           # what is left of a·b·A beside A·B is a·b·I, not a·b spread as 𝟙𝟙ᵀ
+    "a*A + A*B", "A*B - a*(b*A)", "(a*(b*A) + c*(d*A - b*(e*A)*B*A))*B*A - e*(c*(b*A))*B*A*B*A",
+])
+def test_a_left_factor_taken_out_of_a_scaled_term_leaves_a_scaled_identity(text):
+    """Found by the fuzz campaign (logdet((z*y')'*(z*y') + eye), third order, 180% off)."""
+    node = matcalc.parse("a: scalar; b: scalar; c: scalar; d: scalar; e: scalar; A: matrix(n,n); "
+                         "B: matrix(n,n); " + text).node
+    _same_positive_value(node, simplify(node))

@@ -214,6 +214,10 @@ class _Builder:
             return [(sp.Integer(1), tuple(Delta(a, b) for a, b in zip(idx, target)), ())]
         if is_scalar(node.shape):
             return [(self.scalar(node), (), ())]
+        if op == "fill":     # c·𝟙[i, j] = c: a number, no name (and no term for 0)
+            return [(sp.nsimplify(node.value), (), ())] if node.value != 0 else []
+        if op == "eye":      # I[i, j] = δ(i, j)
+            return [(sp.Integer(1), (Delta(row, col),), ())]
         name = node.name if op == "var" else self.name(node)
         return [(sp.Integer(1), (Ref(name, _indices(node.shape, row, col)),), ())]
 

@@ -167,8 +167,11 @@ def _first_order(step: Step, at: _Point, moved: dict) -> float:
         h = 1e-6 * max(1.0, float(np.max(np.abs(x0), initial=0.0))) / max(1.0, float(np.max(np.abs(v), initial=0.0)))
         moved[key] = (h, at.moved(x, h, v), at.moved(x, -h, v))
     h, plus, minus = moved[key]
-    numeric = (np.asarray(plus(step.before)) - np.asarray(minus(step.before))) / (2 * h)
+    here, ahead, behind = (np.asarray(p(step.before), dtype=float) for p in (at, plus, minus))
     want = at(step.after)
+    if not (np.all(np.isfinite(here)) and np.all(np.isfinite(want))):
+        raise EvaluationError("the step's two sides are not finite here (an overflow)")
+    numeric = (ahead - behind) / (2 * h)
     error = relative_error(want, numeric)
     if not error <= FIRST_ORDER_TOLERANCE:  # one step may have lost the digits: extrapolate to step 0
         x0 = np.asarray(at.values[x.name], dtype=float)

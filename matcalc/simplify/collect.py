@@ -210,6 +210,9 @@ def _factor_all(items: list, rb) -> tuple:
             else:
                 parts = [(items[j][0], _left_factor(items[j][1], rb)[1]) for j in group]
                 unit = Num(1) if is_scalar(rest_shape) else eye(rest_shape[0])
+                # s·A beside A·B: what is left of s·A is s·I, not the scalar s (which a sum would spread)
+                parts = [(c, rb("mul", r, unit) if is_scalar(r.shape) and not is_scalar(rest_shape) else r)
+                         for c, r in parts]
                 parts += [(items[j][0], unit) for j in extra]
                 group = sorted(group + extra)
                 merged = rb("mul", factor, _rebuild(parts, rest_shape, rb))

@@ -95,10 +95,10 @@ def multiply_by_one(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "scale", "hadamard")
+@rewrites("fold", "mul", "scale", "hadamard", "kron")
 @identity("0*A = matrix(0)", "A: matrix(m,n)")
 def multiply_by_zero(node, rb):
-    """0·A → 0."""
+    """0·A → 0, and so are 0 ⊙ A and kron(0, A)."""
     if any(is_zero(a) for a in node.args):
         return zero(node.shape)
     return None
