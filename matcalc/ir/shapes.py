@@ -322,8 +322,17 @@ _SHAPES: dict = {}
 def make(op: str, *args: Node) -> Op:
     """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`.
     A product with a scalar operand becomes ``scale`` (see :func:`product_op`)."""
-    op, args = product_op(op, args)
-    key = (op, args[0].shape, args[1].shape) if len(args) == 2 else (op, *[a.shape for a in args])
+    if len(args) == 2:   # product_op, written out for the two-operand case (the common one)
+        a, b = args
+        sa, sb = a.shape, b.shape
+        if op == "mul" or op == "hadamard":
+            if sa[0] == 1 and sa[1] == 1:
+                op = "scale"
+            elif sb[0] == 1 and sb[1] == 1:
+                op, args, sa, sb = "scale", (b, a), sb, sa
+        key = (op, sa, sb)
+    else:
+        key = (op, *[a.shape for a in args])
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _shape_of(op, args)
