@@ -20,7 +20,8 @@ from hypothesis import given, settings, strategies as st
 
 import matcalc
 from matcalc.errors import MatcalcError, UnsupportedError
-from matcalc.generate.plan import Planner, lpostorder, vec_shape
+from matcalc.generate.plan import Planner, vec_shape
+from matcalc.ir.nodes import postorder_all
 from matcalc.numeric.check import finite_difference, relative_error
 from matcalc.numeric.evaluate import evaluate_node
 from matcalc.numeric.layout import unvec
@@ -43,7 +44,7 @@ def _numel(shape, sizes) -> int:
 def _vec_plan(d, sizes):
     planner = Planner(sizes)
     out = planner.vec_form(d.node, tuple(d.of_shape) + tuple(d.wrt.shape))
-    return out, lpostorder([out])
+    return out, list(postorder_all([out]))
 
 
 def _assert_no_big_intermediate(d, vals, sizes):

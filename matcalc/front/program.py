@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Optional, Union
 
 from matcalc.errors import ParseError, ShapeError
 from matcalc.ir.nodes import FUNCTIONS, OPS, Const, Node, Num, Op, Var
-from matcalc.ir.shapes import product_op
+from matcalc.ir.shapes import broadcast_operands, product_op
 from matcalc.ir.types import Type, make_type, parse_type, type_of_var
 from matcalc.front.spans import SourceMap
 from matcalc.front.syntax import Syn, parse_syntax, tspan
@@ -180,7 +180,7 @@ def _build(roots: list[Syn], state: State) -> dict[int, Node]:
                              "logdet": lambda: Op("log", (a,), a.shape)}[node.head]()
         else:
             op, args = product_op(node.head, tuple(out[id(a)] for a in node.args))
-            out[id(node)] = Op(op, args, u.resolve(shape))
+            out[id(node)] = Op(op, broadcast_operands(op, args), u.resolve(shape))
     return out
 
 

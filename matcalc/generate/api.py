@@ -244,7 +244,7 @@ def module_ast(f_node: Node, fns: list, target: str, wrt: list, direction: Optio
     for fn in fns:
         lines.append(f"{fn.name}(**values): {fn.doc}.")
     if direction is not None:
-        note = "" if direction == "v" else f" (not `v`: the expression has its own variable v)"
+        note = "" if direction == "v" else " (not `v`: the expression has its own variable v)"
         lines.append(f"The direction of hvp is the keyword `{direction}`{note}.")
     if target == "jax" and not jit:
         lines += ["", "JAX, generated with jit=False: the functions run op by op, without jax.jit (for tests and",

@@ -14,7 +14,8 @@ import builtins
 import keyword
 import re
 
-from matcalc.generate.plan import L, lpostorder
+from matcalc.generate.plan import L
+from matcalc.ir.nodes import postorder_all
 from matcalc.generate.targets import PRELUDES, TEMPLATES
 
 MAX_DEPTH = 8
@@ -110,7 +111,7 @@ class Body:
 
     def program(self, outputs: list[L]) -> list[ast.expr]:
         """Emit every node the outputs need; return the outputs' expressions."""
-        order = lpostorder(outputs)
+        order = list(postorder_all(outputs))
         uses: dict[int, int] = {}
         for n in order:
             for a in n.args:

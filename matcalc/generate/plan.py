@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder
-from matcalc.ir.shapes import is_scalar
+from matcalc.ir.nodes import Const, Node, Num, Op, op_of, postorder, postorder_all
+from matcalc.ir.shapes import is_scalar, narrowed
 
 #: Cost-model size of a named dimension whose size is not known when planning.
 UNKNOWN_SIZE = 1000
@@ -63,25 +63,6 @@ class L:
 
     def children(self):
         return self.args
-
-
-def lpostorder(roots) -> list:
-    """The distinct lowered nodes reachable from ``roots``, children first (iterative)."""
-    out, seen = [], set()
-    stack = [(r, False) for r in reversed(list(roots))]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            out.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for a in reversed(node.args):
-            if id(a) not in seen:
-                stack.append((a, False))
-    return out
 
 
 # ------------------------------------------------------------------------------ facts
@@ -191,7 +172,12 @@ class Planner:
 
     # -- the entry point
     def lower(self, root: Node) -> L:
-        """The lowered form of ``root`` (its subexpressions are shared with earlier calls)."""
+        """The lowered form of ``root`` (its subexpressions are shared with earlier calls).  A
+        scalar spread in a sum is lowered as the scalar, which NumPy, JAX and torch broadcast
+        (``x + 1``, not ``x + np.full(…)``; see :func:`matcalc.ir.shapes.narrowed`)."""
+        return self._lower(narrowed(root))
+
+    def _lower(self, root: Node) -> L:
         for node in postorder(root):
             if id(node) not in self.done:
                 self.done[id(node)] = self._lower_one(node)
@@ -200,7 +186,7 @@ class Planner:
 
     def of(self, node: Node) -> L:
         found = self.done.get(id(node))
-        return found if found is not None else self.lower(node)
+        return found if found is not None else self._lower(node)
 
     def _lower_one(self, node: Node) -> L:
         op = op_of(node)
@@ -777,7 +763,7 @@ def for_target(planner: Planner, outputs: list, target: str) -> list:
     if target != "jax":
         return outputs
     new: dict[int, L] = {}
-    for n in lpostorder(outputs):
+    for n in postorder_all(outputs):
         args = tuple(new[id(a)] for a in n.args)
         if n.op == "matmul" and args[0].op == "T" and planner.size(args[1].shape[1]) <= planner.size(args[1].shape[0]):
             a, b = args[0].args[0], args[1]

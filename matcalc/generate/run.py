@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from matcalc.errors import EvaluationError
-from matcalc.generate.plan import Planner, lpostorder
+from matcalc.generate.plan import Planner
 from matcalc.generate.targets import NUMPY, PRELUDES
 from matcalc.ir.nodes import Node, Var, postorder_all
 from matcalc.numeric.evaluate import bind, dim_value, to_user
@@ -69,7 +69,7 @@ class Evaluator:
         if found is None:
             planner = Planner(dict(sizes))
             outs = [planner.lower(r) if v is None else planner.vec_form(r, v) for r, v in zip(self.roots, self.vec)]
-            program = tuple(lpostorder(outs))
+            program = tuple(postorder_all(outs))
             found = (program, tuple(outs), _schedule(program, outs))
             if len(self.plans) >= self.MAX_PLANS:
                 del self.plans[next(iter(self.plans))]

@@ -151,6 +151,16 @@ def _restrict(aff: Affine, ranges: dict) -> Affine:
     return {v: c * ranges[v][1] if v in ranges else c for v, c in coeffs.items()}, const
 
 
+def _coefficient(term: Term, values: dict) -> float:
+    """A term's coefficient at ``values``; one that is not a finite real number (1/t^3 at t = 0) is
+    an :class:`EvaluationError`, not a TypeError from SymPy's complex infinity."""
+    c = sp.sympify(term.coeff).xreplace(values)
+    if not (c.is_real and c.is_finite):
+        raise EvaluationError(f"the coefficient {term.coeff} of an index sum is {c} at these values "
+                              "(a division by zero)")
+    return float(c)
+
+
 def _term(term: Term, free: list, arrays: dict, values: dict, out: np.ndarray) -> None:
     """Add one term into ``out`` (axes in the order of ``free``)."""
     extents = {i.var: _numeric(i.extent, values) for i in term.bound}
@@ -159,7 +169,7 @@ def _term(term: Term, free: list, arrays: dict, values: dict, out: np.ndarray) -
     loop = _loop_indices([a for _, affs in parsed for a in affs], extents)
     label = {v: k for k, v in enumerate(extents)}
     keep = [v for v in free if v not in loop]
-    coeff = float(sp.sympify(term.coeff).xreplace(values))
+    coeff = _coefficient(term, values)
     for point in itertools.product(*(range(extents[v]) for v in loop)):
         point = dict(zip(loop, point))
         fixed = [(f, [_fix(a, point) for a in affs]) for f, affs in parsed]

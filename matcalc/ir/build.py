@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Const, Node, Num, postorder
+from matcalc.ir.nodes import Const, Node, Num, op_of, postorder
 from matcalc.ir.shapes import is_scalar, make
 
 Maybe = Optional[Node]
@@ -71,7 +71,10 @@ def ediv(a: Maybe, b: Node) -> Maybe:
 
 
 def T(a: Maybe) -> Maybe:
-    return None if a is None else make("transpose", a)
+    """Aᵀ; the transpose of a transpose is the node itself ((Aᵀ)ᵀ = A: no step to show)."""
+    if a is None:
+        return None
+    return a.args[0] if op_of(a) == "transpose" else make("transpose", a)
 
 
 def inner(a: Node, b: Node) -> Node:

@@ -194,6 +194,13 @@ _set_op, _set_args, _set_shape, _set_digest = (Op.op.__set__, Op.args.__set__, O
                                                Op._digest.__set__)
 
 
+def constant_value(node: Node):
+    """The value of a number or of a constant-filled array (``x + 1`` holds the array 𝟙), else None."""
+    if type(node) is Num or (type(node) is Const and node.op == "fill"):
+        return node.value
+    return None
+
+
 def op_of(node: Node) -> str:
     """The key of ``node`` in every interpretation table: its ``op`` (a field of Op and Const, a
     class attribute of Var and Num), read directly since the simplifier asks millions of times;

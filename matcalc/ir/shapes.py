@@ -319,17 +319,81 @@ def product_op(op: str, args: tuple) -> tuple:
 _SHAPES: dict = {}
 
 
+def spread(s: Node, shape: Shape) -> Node:
+    """The scalar ``s`` broadcast over ``shape``: the constant array c for a number (or 1×1
+    constant) c, else s·𝟙, the scaling of the all-ones array."""
+    from matcalc.ir.nodes import Const
+    if isinstance(s, Num) or (isinstance(s, Const) and s.op == "fill"):
+        return Const("fill", tuple(shape), s.value)
+    return make("scale", s, Const("fill", tuple(shape), 1))
+
+
+def broadcast_operands(op: str, args: tuple) -> tuple:
+    """The operands of a sum or difference with a 1×1 operand and a larger one: the scalar
+    spread over the other's shape (:func:`spread`), so that ``add`` and ``sub`` always have
+    operands of one shape.  ``x + 1`` is x + 𝟙 and ``x - a`` is x − a·𝟙; printed, they read
+    ``x + 1`` and ``x - a`` again."""
+    if op in ("add", "sub") and len(args) == 2:
+        a, b = args
+        if is_scalar(a.shape) and not is_scalar(b.shape):
+            return spread(a, b.shape), b
+        if is_scalar(b.shape) and not is_scalar(a.shape):
+            return a, spread(b, a.shape)
+    return args
+
+
+def spread_scalar(node: Node):
+    """The scalar that ``node`` spreads (:func:`spread`), or None: the number c of a constant
+    array c (not 1×1), or s of s·𝟙 for s not a number (:func:`spread` writes c·𝟙 as the constant
+    c, so 0.5·𝟙 stays itself and its text parses back to the same tree)."""
+    from matcalc.ir.nodes import Const
+    if is_scalar(node.shape):
+        return None
+    if isinstance(node, Const) and node.op == "fill":
+        return Num(node.value)
+    if getattr(node, "op", None) == "scale" and not isinstance(node.args[0], Num) and \
+            isinstance(node.args[1], Const) and node.args[1].op == "fill" and node.args[1].value == 1:
+        return node.args[0]
+    return None
+
+
+def narrowed(root: Node) -> Node:
+    """``root`` as the text writes it: in a sum or difference with one spread operand
+    (:func:`spread`), that operand is its scalar, broadcast (x + 𝟙 is ``x + 1``, x − a·𝟙 is
+    ``x - a``).  For printers and code generation only: the nodes are built without
+    :func:`make`, which would spread the scalar again.  Iterative; sharing kept."""
+    from matcalc.ir.nodes import postorder
+    done: dict[int, Node] = {}
+    for node in postorder(root):
+        kids = node.children()
+        if not kids:
+            continue
+        new = tuple(done.get(id(k), k) for k in kids)
+        if node.op in ("add", "sub"):
+            bare = [spread_scalar(k) for k in node.args]
+            if (bare[0] is None) != (bare[1] is None):
+                new = tuple(done.get(id(b), b) if b is not None else n for b, n in zip(bare, new))
+        if any(n is not k for n, k in zip(new, kids)):
+            done[id(node)] = Op(node.op, new, node.shape)
+    return done.get(id(root), root)
+
+
 def make(op: str, *args: Node) -> Op:
     """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`.
-    A product with a scalar operand becomes ``scale`` (see :func:`product_op`)."""
-    if len(args) == 2:   # product_op, written out for the two-operand case (the common one)
+    A product with a scalar operand becomes ``scale`` (see :func:`product_op`), and a scalar in
+    a sum is spread over the other operand's shape (see :func:`broadcast_operands`)."""
+    if len(args) == 2:   # product_op and broadcast_operands, written out for two operands (the common case)
         a, b = args
         sa, sb = a.shape, b.shape
+        scalar_a, scalar_b = sa[0] == 1 and sa[1] == 1, sb[0] == 1 and sb[1] == 1
         if op == "mul" or op == "hadamard":
-            if sa[0] == 1 and sa[1] == 1:
+            if scalar_a:
                 op = "scale"
-            elif sb[0] == 1 and sb[1] == 1:
+            elif scalar_b:
                 op, args, sa, sb = "scale", (b, a), sb, sa
+        elif (op == "add" or op == "sub") and scalar_a != scalar_b:
+            args = broadcast_operands(op, args)
+            sa, sb = args[0].shape, args[1].shape
         key = (op, sa, sb)
     else:
         key = (op, *[a.shape for a in args])

@@ -19,7 +19,7 @@ import numpy as np
 from matcalc.derivation import Step, Verdict
 from matcalc.errors import EvaluationError, MatcalcError
 from matcalc.ir.nodes import Node, Var, postorder_all
-from matcalc.numeric.check import ridders, dimension_sizes, finite_point, random_values, relative_error
+from matcalc.numeric.check import extrapolated_derivative, dimension_sizes, finite_point, random_values, relative_error
 from matcalc.numeric.evaluate import bind, node_value, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 
@@ -176,7 +176,7 @@ def _first_order(step: Step, at: _Point, moved: dict) -> float:
 
         def along(t):
             return np.asarray(at.moved(x, float(t), v)(step.before), dtype=float)
-        better, _ = ridders(along, np.array(0.0), np.array(1.0), 1e-3 * scale, 1.4, 8)
+        better = extrapolated_derivative(along, np.array(0.0), np.array(1.0), scale)
         if better is not None:
             error = min(error, relative_error(want, better))
     return error

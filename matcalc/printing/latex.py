@@ -7,7 +7,7 @@ import unicodedata
 from typing import Mapping, Optional
 
 from matcalc.ir.nodes import ALL_OPS, Node, Num, Var, op_of, postorder, variables
-from matcalc.ir.shapes import is_vector
+from matcalc.ir.shapes import is_vector, narrowed
 from matcalc.printing.notation import register_functions, register_superscripts
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number, open_constants
 from matcalc.tables import registrar
@@ -322,6 +322,7 @@ def to_latex(root: Node, shared: bool = False, names: Optional[Mapping[str, str]
     TeX for some variables, instead of :func:`latex_name` (``dX`` as ``\\mathrm{d}X``)."""
     if shared:
         return to_latex_shared(root)
+    root = narrowed(root)
     order = list(postorder(root))
     sized = open_constants(root) if any(op_of(n) in ("eye", "fill") for n in order) else set()
     uses: dict[int, int] = {}

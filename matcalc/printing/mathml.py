@@ -15,7 +15,7 @@ import re
 from html import escape
 
 from matcalc.ir.nodes import ALL_OPS, Node, fold, op_of
-from matcalc.ir.shapes import is_vector
+from matcalc.ir.shapes import is_vector, narrowed
 from matcalc.printing.notation import FUNCTIONS, SYMBOLIC_FUNCTIONS, register_functions, register_superscripts
 from matcalc.printing.text import ATOM, POSTFIX, PRODUCT, SUM, UNARY, _number
 from matcalc.tables import registrar
@@ -216,4 +216,4 @@ def to_mathml(root: Node, differentials: frozenset = frozenset()) -> str:
         if differentials and op_of(node) == "var" and node.name in differentials:
             return differential_name(node.name), ATOM
         return MATHML_RULES[op_of(node)](node, kids)
-    return fold(root, visit)[0]
+    return fold(narrowed(root), visit)[0]

@@ -9,6 +9,7 @@ running the parser's shape unification over the printed occurrences.
 from __future__ import annotations
 
 from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, MATRIX_FUNCTIONS, BINARY_FUNCTIONS, Node, fold, op_of
+from matcalc.ir.shapes import narrowed
 from matcalc.tables import registrar
 
 # binding strength: sums < products < unary minus < postfix (^ .^ ') < atoms
@@ -24,6 +25,13 @@ def _p(kid, level: int) -> str:
     """A child's text, parenthesised if it binds less tightly than ``level``."""
     text, prec = kid
     return text if prec >= level else f"({text})"
+
+
+def _right(kid, level: int) -> str:
+    """A right operand's text: parenthesised as :func:`_p`, and when it starts with a minus sign
+    (``x + (-2)``, ``a*(-2)``; the grammar reads ``x + -2`` too, but a reader stumbles)."""
+    text = _p(kid, level)
+    return f"({text})" if text.startswith("-") else text
 
 
 def _number(value) -> str:
@@ -167,7 +175,7 @@ def _rule(sized: set):
 def _infix(symbol: str, prec: int):
     def text_infix(node, kids):
         a, b = kids
-        return f"{_p(a, prec)}{symbol}{_p(b, prec + 1)}", prec
+        return f"{_p(a, prec)}{symbol}{_right(b, prec + 1)}", prec
     return text_infix
 
 
@@ -181,7 +189,7 @@ def text_mul(node, kids):
     x, y = node.args
     if op_of(x) == "mul" and x.shape == (1, 1) and x.args[0].shape != (1, 1) and y.shape != (1, 1):
         left = f"({a[0]})"
-    return f"{left}*{_p(b, PRODUCT + 1)}", PRODUCT
+    return f"{left}*{_right(b, PRODUCT + 1)}", PRODUCT
 printer("div")(_infix("/", PRODUCT))
 printer("hadamard")(_infix(" .* ", PRODUCT))
 printer("ediv")(_infix(" ./ ", PRODUCT))
@@ -236,7 +244,9 @@ assert set(TEXT_RULES) == set(ALL_OPS), set(ALL_OPS) ^ set(TEXT_RULES)
 
 def to_text(root: Node) -> str:
     """The expression in matcalc's input language; constants carry their size where the text
-    would not fix it (see :func:`open_constants`)."""
+    would not fix it (see :func:`open_constants`); a scalar spread in a sum is the scalar, as
+    it was typed (x + 1, see :func:`matcalc.ir.shapes.narrowed`)."""
+    root = narrowed(root)
     return fold(root, _rule(open_constants(root)))[0]
 
 

@@ -321,15 +321,6 @@ def _no_latex_extras(args) -> None:
                          "use --format text or --format json with them")
 
 
-def check_words(verdict) -> str:
-    """``check: OK (max relative error 1.1e-10)`` or ``check: FAILED (…)``."""
-    return f"check: {'OK' if verdict.ok else 'FAILED'} ({verdict.reason})"
-
-
-def _verdict_json(verdict) -> dict:
-    return verdict.to_dict()
-
-
 @command("diff", "differentiate: gradient, Jacobian, Hessian or higher, in matrix form", _diff_args,
          example="matcalc diff \"norm2(X*w - y)^2\" --wrt w --steps --check")
 def _diff(args) -> int:
@@ -352,7 +343,7 @@ def _diff(args) -> int:
         if verdicts is not None and not all(s.ok or s.undefined for s in verdicts):
             status = EXIT_FAILED
         print_json(success(str(d), d.latex(), _shape_list(d.shape), variables,
-                           [step_line(s, d.wrt.name) for s in d.steps], _verdict_json(v) if v is not None else None,
+                           [step_line(s, d.wrt.name) for s in d.steps], v.to_dict() if v is not None else None,
                            notes, f=str(d.f), wrt=d.wrt.name, order=d.order, form=d.form, layout=d.layout,
                            convention=d.convention,
                            verification=None if verdicts is None else
@@ -376,7 +367,7 @@ def _diff(args) -> int:
     for note in notes:
         print(f"  note: {note}")
     if v is not None:
-        print(f"  {check_words(v)}")
+        print(f"  {v}")   # check: OK (max relative error 1.1e-10), or check: FAILED (…)
     if args.steps:
         verdicts = d.verify(seed=0) if args.check else None
         print("derivation:" + ("  (each step checked numerically at random points)" if verdicts else ""))

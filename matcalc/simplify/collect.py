@@ -15,7 +15,7 @@ from matcalc.simplify.terms import is_num, matrix_product, number, power_parts, 
 
 
 def _signed_terms(node: Node, rb) -> list:
-    """A sum as [(coefficient, term)], through +, − and unary minus (not through broadcasts), and
+    """A sum as [(coefficient, term)], through +, − and unary minus, and
     through c·(A ± B) where this pass took the number c out of a partial sum (so that the whole
     sum is still collected as one)."""
     out, stack = [], [(1, node)]
@@ -24,7 +24,7 @@ def _signed_terms(node: Node, rb) -> list:
         op = op_of(n)
         if op in PRODUCTS and rb.took_out(n):
             stack.append((sign * n.args[0].value, n.args[1]))
-        elif op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
+        elif op in ("add", "sub"):
             stack.append((-sign if op == "sub" else sign, n.args[1]))
             stack.append((sign, n.args[0]))
         elif op == "neg":

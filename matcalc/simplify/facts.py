@@ -222,11 +222,11 @@ class Facts:
 
 
 def _is_sum(n: Node) -> bool:
-    return op_of(n) in ("add", "sub") and n.args[0].shape == n.args[1].shape == n.shape
+    return op_of(n) in ("add", "sub")
 
 
 def signed_parts(node: Node) -> list:
-    """A sum as [(sign, term)] through +, − and unary minus (not through broadcasts)."""
+    """A sum as [(sign, term)] through +, − and unary minus."""
     out, stack = [], [(1, node)]
     while stack:
         sign, n = stack.pop()

@@ -36,7 +36,8 @@ def kron_mixed_product(node, rb):
         (p, q), (r, t) = a.args, b.args
         if p.shape[1] == r.shape[0] and q.shape[1] == t.shape[0]:
             return rb("kron", rb("mul", p, r), rb("mul", q, t))
-    if op_of(a) in PRODUCTS and op_of(a.args[1]) == "kron" and op_of(b) == "kron":  # c·(A ⊗ B) · (C ⊗ D)
+    if op_of(node) == "mul" and op_of(a) in PRODUCTS and op_of(a.args[1]) == "kron" and op_of(b) == "kron":
+        # c·(A ⊗ B) · (C ⊗ D) or M·(A ⊗ B) · (C ⊗ D); never a scaling whose 1×1 factor is a product
         inner = kron_mixed_product(make("mul", a.args[1], b), rb)
         return rb("mul", a.args[0], inner) if inner is not None else None
     return None
@@ -493,16 +494,3 @@ def vec_of_vector(node, rb):
     return a if a.shape == node.shape else None
 
 
-# ------------------------------------------------------------------------------ constants in sums
-
-@identity("vector(1) + x = 1 + x", "x: vector(n)")
-@rewrites("structured", "add", "sub")
-def number_for_constant_array(node, rb):
-    """c·1 ± A → c ± A and A ± c·1 → A ± c (a constant array in a sum is the number c,
-    broadcast): 1 + log(x), as the textbook writes it, not vector(1) + log(x)."""
-    a, b = node.args
-    for k, (x, y) in enumerate(((a, b), (b, a))):
-        if isinstance(x, Const) and x.op == "fill" and y.shape == node.shape and not is_scalar(node.shape):
-            c = Num(x.value)
-            return rb(node.op, c, b) if k == 0 else rb(node.op, a, c)
-    return None
