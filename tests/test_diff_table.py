@@ -383,10 +383,6 @@ def known(case_ids, aspects, reason):
 ALL_ASPECTS = "check shape form textbook compact roundtrip tidy"
 ZERO_ASPECTS = "check shape form roundtrip"
 MATRIX_FORM_ASPECTS = "form textbook compact roundtrip tidy"   # right numbers, but no matrix form
-# --- a matrix form, but longer than the textbook one
-known("h2_sqrt_xAx h2_rayleigh", "compact",
-      "the batched sweep now gives a matrix form (dx-dependent scalars moved in front of a column, "
-      "identify.columns_first), but the quotient rule's terms are not combined over one denominator")
 
 
 def _has_textbook(case):

@@ -53,6 +53,7 @@ SIMPLIFY_EXAMPLES = {
     "fold_division": ("A/1", "A: matrix(m,n)"),
     "divide_coefficient": ("(6*A)/3", "A: matrix(m,n)"),
     "power_of_one": ("A.^1", "A: matrix(m,n)"),
+    "power_of_zero": ("s*s^-1*A", "s: scalar; A: matrix(m,n)"),
     "neg_neg": ("-(-A)", "A: matrix(m,n)"),
     "neg_of_number": ("A + -matrix(2)", "A: matrix(m,n)"),
     "neg_into_product": ("-(A*B)", "A: matrix(m,n); B: matrix(n,p)"),
@@ -101,11 +102,15 @@ SIMPLIFY_EXAMPLES = {
     "constant_inner_product": ("x'*vector(-2)", "x: vector(n)"),
     "hadamard_by_scaled_ones": ("A .* (s*matrix(1))", "A: matrix(m,n); s: scalar"),
     "sum_of_transpose": ("sum(A')", "A: matrix(m,n)"),
+    "scalar_out_of_sum": ("sum(-(s*A))", "s: scalar; A: matrix(m,n)"),
     "cancel_into_inverse": ("A*X*inv(X'*A*X)", "A: matrix(n,n); X: matrix(n,n)"),
     "inverse_of_transpose": ("inv(A') + A", "A: matrix(n,n)"),
     "transpose_out_of_sum": ("A'*B' + B'*A'", "A: matrix(n,n); B: matrix(n,n)"),
     "kron_sandwich": ("kron(a, eye)*diag(v)*kron(b', eye)", "a: vector(p); b: vector(q); v: vector(n)"),
     "vec_of_vector": ("vec(x) + y", "x: vector(n); y: vector(n)"),
+    "merge_scalar_powers": ("s*(3*s^2)*(2*A)", "s: scalar; A: matrix(m,n)"),
+    "power_of_monomial": ("(2*s^3)^2", "s: scalar"),
+    "cancel_common_powers": ("s^2*(t*A)/(4*s^3)", "s: scalar; t: scalar; A: matrix(m,n)"),
 }
 
 

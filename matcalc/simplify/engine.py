@@ -15,6 +15,7 @@ from typing import Optional
 from matcalc.ir.nodes import Node, op_of, postorder, postorder_all
 from matcalc.ir.shapes import make
 from matcalc.simplify import canonical, collect, fold, structured  # noqa: F401  (they register the rules)
+from matcalc.simplify import monomial  # noqa: F401  (last: in each phase its rules come after the others)
 from matcalc.simplify.facts import Facts
 from matcalc.simplify.normal_form import PHASE_RULES, PHASES, rules_for  # noqa: F401  (PHASES re-exported)
 from matcalc.simplify.terms import is_zero, matrix_product  # noqa: F401  (is_zero is public)
@@ -59,7 +60,16 @@ class Simplifier:
         self._lasting: dict = dict(known.nodes) if known is not None else {}
 
     def __call__(self, op: str, *args: Node) -> Node:
+        if self._interior and op not in _LINKS:   # an inner link taken out of its sum or chain
+            args = tuple(self._as_whole(a) if id(a) in self._interior else a for a in args)
         return self.normalize(make(op, *args))
+
+    def _as_whole(self, node: Node) -> Node:
+        """An inner link (its rules were off) that a rule takes out of its sum or chain, as in
+        0 − (A + A) → −(A + A): simplified as a whole now."""
+        self._interior.discard(id(node))
+        self._fixed.pop(id(node), None)
+        return self.normalize(node)
 
     def simplified(self, node: Node) -> Node:
         """``node`` (whose children are already simple) simplified."""
@@ -97,6 +107,9 @@ class Simplifier:
                     if out is not None and out is not node:
                         if self.trace is not None:
                             self.trace.append((fn, node, out))
+                        if id(out) in self._interior:   # an inner link made the whole: A + A + 0 → A + A
+                            self._interior.discard(id(out))
+                            fixed.pop(id(out), None)
                         node = out
                         break
                 else:
@@ -138,6 +151,7 @@ class Simplifier:
                 interior, _ = _inner_links(order)
         self._interior = interior
         normalize = self.normalize
+        kept: list = []
         for node in order:
             kids = node.children()
             new_node = node
@@ -148,6 +162,7 @@ class Simplifier:
                         new_node = make(node.op, *new)
                         if id(node) in interior:
                             interior.add(id(new_node))
+                            kept.append(new_node)   # held while its id marks it interior (never reused)
                         break
             done[id(node)] = normalize(new_node)
         self._interior = set()
@@ -177,6 +192,9 @@ def _inner_links(order: list) -> tuple[set, bool]:
             other.update(id(k) for k in kids)
     return inner - other, chained
 
+
+#: the ops that link sums and product chains, whose inner links are rewritten at their root
+_LINKS = ("add", "sub", "mul", "scale")
 
 #: ops whose normal form depends on the pass, not only on the node: a sum is collected through
 #: the c·(A ± B) this pass took out of its partial sums (``took_out``)

@@ -57,6 +57,20 @@ def power_of_one(node, rb):
     return node.args[0] if is_num(node.args[1], 1) else None
 
 
+@rewrites("fold", "pow")
+@identity("s^0 = 1", "s: scalar")
+def power_of_zero(node, rb):
+    """a^0 → 1 for a scalar, A^0 → I for a square matrix (as s·s⁻¹ merged into one power
+    leaves it)."""
+    if not is_num(node.args[1], 0):
+        return None
+    a = node.args[0]
+    if is_scalar(a.shape):
+        return Num(1)
+    from matcalc.ir.build import eye
+    return eye(a.shape[0])
+
+
 @rewrites("fold", "neg")
 @identity("-matrix(2) = -2*matrix(1)")
 def neg_of_number(node, rb):

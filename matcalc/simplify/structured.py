@@ -282,6 +282,18 @@ def sum_of_transpose(node, rb):
     return rb("sum", a.args[0]) if op_of(a) == "transpose" else None
 
 
+@rewrites("structured", "sum")
+@identity("sum(-(s*A)) = -(s*sum(A))", "s: scalar; A: matrix(m,n)")
+def scalar_out_of_sum(node, rb):
+    """sum(−A) → −sum(A) and sum(s·A) → s·sum(A) (the sum is linear)."""
+    a = node.args[0]
+    if op_of(a) == "neg":
+        return rb("neg", rb("sum", a.args[0]))
+    if op_of(a) == "scale":
+        return rb("scale", a.args[0], rb("sum", a.args[1]))
+    return None
+
+
 # ------------------------------------------------------------------------------ inverses of products
 # The patterns below go through small predicates (_scaling, _matrix_link, _last_factor, …) rather
 # than matching ``op == "mul"`` with scalar tests inline, so that splitting the product op into a
@@ -316,33 +328,59 @@ def _times(a: Optional[Node], b: Optional[Node], rb) -> Optional[Node]:
     return rb("mul", a, b)
 
 
-def _last_factor(node: Node, rb):
-    """(rest, F) with node = rest·F for the last matrix factor F (rest None when node is F; a
-    scaling s·(…·F) keeps s in rest)."""
+def _right_nested(pieces: list, rb) -> Optional[Node]:
+    """p₁·(p₂·(…·pₖ)), or None for no pieces."""
+    out = None
+    for p in reversed(pieces):
+        out = p if out is None else rb("mul", p, out)
+    return out
+
+
+def _last_factor(node: Node):
+    """(pieces, F) with node = p₁·(p₂·(…·pₖ))·F for the last matrix factor F: the scalings'
+    scalars, then the product before F (no pieces when node is F).  Nothing is built: a rule
+    that does not fire must leave no step behind (see :func:`_right_nested`)."""
+    pieces = []
     sc = _scaling(node)
-    if sc is not None:
-        s, inner = sc
-        rest, f = _last_factor(inner, rb)
-        return (s if rest is None else rb("mul", s, rest)), f
+    while sc is not None:
+        pieces.append(sc[0])
+        node = sc[1]
+        sc = _scaling(node)
     link = _matrix_link(node)
     if link is not None:
-        return link
-    return None, node
+        pieces.append(link[0])
+        return pieces, link[1]
+    return pieces, node
 
 
-def _first_factor(node: Node, rb):
-    """(F, rest) with node = F·rest for the first matrix factor F (rest None when node is F).
-    A product with a scalar factor is left whole (its scalar leads, it has no first matrix factor)."""
+def _first_factor(node: Node):
+    """(F, rights) with node = F·R₁·…·Rₖ for the first matrix factor F (F None when node has a
+    scalar factor: its scalar leads, it has no first matrix factor).  Nothing is built."""
     if _scaling(node) is not None:
-        return None, node
+        return None, [node]
     spine = [node]
     while _matrix_link(spine[-1]) is not None:
         spine.append(spine[-1].args[0])
     first = spine.pop()
-    rest = None
-    for link in reversed(spine):
-        rest = _times(rest, link.args[1], rb)
-    return first, rest
+    return first, [link.args[1] for link in reversed(spine)]
+
+
+def _left_nested(pieces: list, rb) -> Optional[Node]:
+    """((p₁·p₂)·…)·pₖ, or None for no pieces."""
+    out = None
+    for p in pieces:
+        out = _times(out, p, rb)
+    return out
+
+
+def _is_transpose_of(f: Node, q: Node, rb) -> bool:
+    """Whether f is qᵀ in normal form (q's transpose dropped, q symmetric, or f = qᵀ), decided
+    without building qᵀ."""
+    if op_of(q) == "transpose":
+        return f == q.args[0]
+    if rb.facts.symmetric(q):
+        return f == q
+    return op_of(f) == "transpose" and f.args[0] == q
 
 
 def _chain_factors(node: Node) -> list:
@@ -399,21 +437,20 @@ def cancel_into_inverse(node, rb):
     inv_b = _inverse_parts(b)
     if inv_b is not None:                       # …·F · inv(…·F): F meets the last factor of Q
         factors, transposed = inv_b
-        rest, f = _last_factor(a, rb)
+        pieces, f = _last_factor(a)
         # the last factor of Q (or, transposed, of Qᵀ = …·Q₁ᵀ)
-        edge = rb("transpose", factors[0]) if transposed else factors[-1]
-        if _square(f) and f == edge:
+        if _square(f) and (_is_transpose_of(f, factors[0], rb) if transposed else f == factors[-1]):
             left = factors[1:] if transposed else factors[:-1]
-            return _times(rest, _reduced_inverse(left, transposed, f.shape[0], rb), rb)
-    rest_a, f = _last_factor(a, rb)
+            return _times(_right_nested(pieces, rb), _reduced_inverse(left, transposed, f.shape[0], rb), rb)
+    pieces, f = _last_factor(a)
     inv_a = _inverse_parts(f)
     if inv_a is not None:                       # inv(F·…) · F·…: F meets the first factor of Q
         factors, transposed = inv_a
-        g, rest_b = _first_factor(b, rb)
-        edge = rb("transpose", factors[-1]) if transposed else factors[0]
-        if g is not None and _square(g) and g == edge:
+        g, rights = _first_factor(b)
+        if g is not None and _square(g) and (_is_transpose_of(g, factors[-1], rb) if transposed else g == factors[0]):
             left = factors[:-1] if transposed else factors[1:]
-            return _times(_times(rest_a, _reduced_inverse(left, transposed, g.shape[0], rb), rb), rest_b, rb)
+            inverse = _reduced_inverse(left, transposed, g.shape[0], rb)
+            return _times(_times(_right_nested(pieces, rb), inverse, rb), _left_nested(rights, rb), rb)
     return None
 
 
