@@ -24,6 +24,7 @@ from matcalc.ir.shapes import make
 from matcalc.numeric.check import dimension_sizes, random_values, relative_error
 from matcalc.numeric.evaluate import evaluate
 from matcalc.simplify import SIMPLIFY_RULES
+from matcalc.simplify.engine import PASS_RULES
 from matcalc.simplify.engine import simplify_traced
 
 #: Rules that state no identity, and why.  Keep this short: a rule that computes something has one.
@@ -133,6 +134,7 @@ def _all_rules() -> dict:
     out.update({f"adjoint:{fn.__name__}": fn for fn in ADJOINT_RULES.values()})
     out.update({f"vec:{fn.__name__}": fn for fn in VEC_RULES.values()})
     out.update({f"simplify:{fn.__name__}": fn for fns in SIMPLIFY_RULES.values() for fn in fns})
+    out.update({f"simplify:{fn.__name__}": fn for fn in PASS_RULES})
     return out
 
 

@@ -100,6 +100,7 @@ class Var(Node):
     shape: Shape
     kind: str
     _digest: int = field(init=False, compare=False)
+    op = "var"   # its key in the interpretation tables (a class attribute, not a field)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -116,6 +117,7 @@ class Num(Node):
 
     value: Union[int, float]
     _digest: int = field(init=False, compare=False)
+    op = "num"   # its key in the interpretation tables (a class attribute, not a field)
 
     def __post_init__(self):
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
@@ -163,24 +165,33 @@ class Op(Node):
     shape: Shape
     _digest: int = field(init=False, compare=False)
 
-    def __post_init__(self):
-        args = self.args
-        arity = OPS.get(self.op)
+    def __init__(self, op: str, args: tuple, shape: Shape):
+        # written out (the dataclass's own __init__ and __post_init__ set each slot through
+        # object.__setattr__): the engine builds hundreds of thousands of nodes
+        arity = OPS.get(op)
         if arity is None:
-            raise ValueError(f"unknown op {self.op!r}")
+            raise ValueError(f"unknown op {op!r}")
         if len(args) != arity:
-            raise ValueError(f"{self.op} takes {arity} node argument(s)")
+            raise ValueError(f"{op} takes {arity} node argument(s)")
         for a in args:
             if not isinstance(a, Node):
-                raise ValueError(f"{self.op} takes {arity} node argument(s)")
-        # _digest(self._key(), args), written out: the engine builds hundreds of thousands of nodes
-        object.__setattr__(self, "_digest", hash(((self.op, self.shape), tuple([a._digest for a in args]))))
+                raise ValueError(f"{op} takes {arity} node argument(s)")
+        _set_op(self, op)
+        _set_args(self, args)
+        _set_shape(self, shape)
+        # _digest(self._key(), args), written out
+        _set_digest(self, hash(((op, shape), tuple([a._digest for a in args]))))
 
     def children(self):
         return self.args
 
     def _key(self):
         return (self.op, self.shape)
+
+
+#: the frozen slots of Op, set once by its constructor (bypassing the frozen __setattr__)
+_set_op, _set_args, _set_shape, _set_digest = (Op.op.__set__, Op.args.__set__, Op.shape.__set__,
+                                               Op._digest.__set__)
 
 
 def constant_value(node: Node):
@@ -191,21 +202,13 @@ def constant_value(node: Node):
 
 
 def op_of(node: Node) -> str:
-    """The key of ``node`` in every interpretation table."""
-    t = type(node)   # the exact types first: this is called millions of times by the simplifier
-    if t is Op or t is Const:
+    """The key of ``node`` in every interpretation table: its ``op`` (a field of Op and Const, a
+    class attribute of Var and Num), read directly since the simplifier asks millions of times;
+    anything without one (``None`` for a missing operand) reads as ``"num"``, as it always has."""
+    try:
         return node.op
-    if t is Var:
-        return "var"
-    if t is Num:
+    except AttributeError:
         return "num"
-    if isinstance(node, Op):
-        return node.op
-    if isinstance(node, Const):
-        return node.op
-    if isinstance(node, Var):
-        return "var"
-    return "num"
 
 
 def postorder(root: Node) -> Iterator[Node]:

@@ -382,9 +382,21 @@ def make(op: str, *args: Node) -> Op:
     """Build an ``Op`` node, computing its shape; a misfit raises :class:`ShapeError`.
     A product with a scalar operand becomes ``scale`` (see :func:`product_op`), and a scalar in
     a sum is spread over the other operand's shape (see :func:`broadcast_operands`)."""
-    op, args = product_op(op, args)
-    args = broadcast_operands(op, args)
-    key = (op, args[0].shape, args[1].shape) if len(args) == 2 else (op, *[a.shape for a in args])
+    if len(args) == 2:   # product_op and broadcast_operands, written out for two operands (the common case)
+        a, b = args
+        sa, sb = a.shape, b.shape
+        scalar_a, scalar_b = sa[0] == 1 and sa[1] == 1, sb[0] == 1 and sb[1] == 1
+        if op == "mul" or op == "hadamard":
+            if scalar_a:
+                op = "scale"
+            elif scalar_b:
+                op, args, sa, sb = "scale", (b, a), sb, sa
+        elif (op == "add" or op == "sub") and scalar_a != scalar_b:
+            args = broadcast_operands(op, args)
+            sa, sb = args[0].shape, args[1].shape
+        key = (op, sa, sb)
+    else:
+        key = (op, *[a.shape for a in args])
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _shape_of(op, args)

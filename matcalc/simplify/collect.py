@@ -11,7 +11,7 @@ from matcalc.ir.nodes import PRODUCTS, Node, Num, op_of
 from matcalc.ir.shapes import is_scalar, make
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import is_num, number, power_parts, scaled, zero
+from matcalc.simplify.terms import is_num, matrix_product, number, power_parts, scaled, zero
 
 
 def _signed_terms(node: Node, rb) -> list:
@@ -306,3 +306,119 @@ def transposes_of_powers(node, rb):
         if ba == bb and not is_scalar(ba.shape):
             return rb("transpose", rb("mul", b.args[0], a.args[0]))
     return None
+
+
+# ------------------------------------------------------------------ shared suffixes, before association
+
+def _spine_suffixes(term: Node) -> dict:
+    """{id(S): (S, k, sign, scalars)} for each matrix product S on ``term``'s right spine below at
+    least one left factor: term = sign·scalars·L₁·…·L_k·S (through −, scalar factors and right-nested
+    matrix products; iterative)."""
+    found: dict = {}
+    lefts, sign, scalars, n = 0, 1, 0, term
+    while True:
+        op = op_of(n)
+        if op == "neg":
+            sign, n = -sign, n.args[0]
+        elif op == "scale" and not is_scalar(n.shape):
+            scalars, n = scalars + 1, n.args[1]
+        elif matrix_product(n):
+            if lefts:
+                found.setdefault(id(n), (n, lefts, sign, scalars))
+            lefts, n = lefts + 1, n.args[1]
+        else:
+            return found
+
+
+def _prefix(term: Node, k: int, scalars: int) -> Node:
+    """L₁·(…·L_k) of ``term`` = ±s·L₁·(…·(L_k·S)), nested as in the term (so that the rules meet the
+    same neighbouring factors), its scalars leading (the sign is the caller's)."""
+    factors, scal, n = [], [], term
+    while len(factors) < k or len(scal) < scalars:
+        op = op_of(n)
+        if op == "neg":
+            n = n.args[0]
+        elif op == "scale" and len(scal) < scalars and is_scalar(n.args[0].shape) and not is_scalar(n.shape):
+            scal.append(n.args[0])
+            n = n.args[1]
+        else:
+            factors.append(n.args[0])
+            n = n.args[1]
+    out = factors[-1]
+    for f in reversed(factors[:-1]):
+        out = make("mul", f, out)
+    for s in reversed(scal):
+        out = make("mul", s, out)
+    return out
+
+
+def _plain_terms(node: Node) -> list:
+    """A sum as [(sign, term)] through +, − and unary minus (the raw expression, before collecting)."""
+    out, stack = [], [(1, node)]
+    while stack:
+        sign, n = stack.pop()
+        op = op_of(n)
+        if op in ("add", "sub") and n.args[0].shape == n.shape == n.args[1].shape:
+            stack.append((-sign if op == "sub" else sign, n.args[1]))
+            stack.append((sign, n.args[0]))
+        elif op == "neg":
+            stack.append((-sign, n.args[0]))
+        else:
+            out.append((sign, n))
+    return out
+
+
+@identity("A*(B*(C*D)) - E*(C*D) = (A*B - E)*(C*D)",
+          "A: matrix(m,n); B: matrix(n,p); C: matrix(p,q); D: matrix(q,r); E: matrix(m,p)")
+def shared_suffix_out(node, rb=None):
+    """A sum whose every term ends in one right-nested matrix product S (the same node: a reverse
+    sweep's products of Jacobians) is written (Σ prefixes)·S before its products are associated to
+    the left, so S is not written out once in every term only to be taken back out of the sum."""
+    terms = _plain_terms(node)
+    if len(terms) < 2:
+        return None
+    common = _spine_suffixes(terms[0][1])
+    if not common:
+        return None
+    spines = [common]
+    for _, t in terms[1:]:
+        s = _spine_suffixes(t)
+        common = {k: v for k, v in common.items() if k in s}
+        if not common:
+            return None
+        spines.append(s)
+    # the highest common node: the one with the fewest left factors above it in the first term
+    key = min(common, key=lambda k: common[k][1])
+    shared = common[key][0]
+    out = None
+    for (sign, t), s in zip(terms, spines):
+        _, k, inner_sign, scalars = s[key]
+        p = _prefix(t, k, scalars)
+        if sign * inner_sign < 0:
+            out = make("neg", p) if out is None else make("sub", out, p)
+        else:
+            out = p if out is None else make("add", out, p)
+    return make("mul", out, shared)
+
+
+def shared_suffixes_out(order: list, inner: set, trace) -> dict:
+    """:func:`shared_suffix_out` applied bottom-up to the whole sums of a raw expression (``order``
+    its nodes in postorder, ``inner`` the ids of partial sums inside a larger sum), before the
+    rules associate its products.  Returns {id(node): node rewritten} for the nodes that changed."""
+    new: dict = {}
+    for node in order:
+        kids = node.children()
+        out = node
+        if kids and new:
+            now = tuple(new.get(id(k), k) for k in kids)
+            if any(a is not b for a, b in zip(now, kids)):
+                out = make(node.op, *now)
+        if op_of(node) in ("add", "sub") and id(node) not in inner:
+            factored = shared_suffix_out(out)
+            if factored is not None:
+                if trace is not None:
+                    trace.append((shared_suffix_out, out, factored))
+                out = factored
+        if out is not node:
+            new[id(node)] = out
+    return new

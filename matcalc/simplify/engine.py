@@ -23,6 +23,8 @@ from matcalc.simplify.terms import is_zero, matrix_product  # noqa: F401  (is_ze
 #: op → the rules tried on it, phase by phase (fold, canonical, collect, structured)
 SIMPLIFY_RULES: dict[str, list] = {op: rules_for(op) for op in {op for table in PHASE_RULES.values() for op in table}}
 _NONE: list = []
+#: rules the pass applies to the whole expression before the per-node rules (not keyed by op)
+PASS_RULES = (collect.shared_suffix_out,)
 
 
 def budget_exhausted(node, rb):
@@ -138,24 +140,16 @@ class Simplifier:
                 skip.add(id(n))
                 done[id(n)] = n
         order = list(postorder_all((root,), skip))
-        # inner links: partial sums inside a sum and right links of a product chain, used by no
-        # other kind of parent; they are collected / re-associated with their whole, at its root
-        inner, other = set(), set()
-        for node in order:
-            kids = node.children()
-            if not kids:
-                continue
-            op = op_of(node)
-            if op in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
-                inner.update(id(k) for k in kids if op_of(k) in ("add", "sub"))
-            elif op == "mul" and matrix_product(node) and matrix_product(kids[1]):
-                inner.add(id(kids[1]))
-                other.add(id(kids[0]))
-            elif op == "neg" and matrix_product(kids[0]):
-                inner.add(id(kids[0]))   # −(A·(B·C)): the sign goes to A before the chain is re-associated
-            else:
-                other.update(id(k) for k in kids)
-        self._interior = interior = inner - other
+        interior, chained = _inner_links(order)
+        if chained:
+            # right-nested chains (a reverse sweep's products of Jacobians): sums whose terms all
+            # end in one of them take it out before the products are associated
+            new = collect.shared_suffixes_out(order, interior, self.trace)
+            if new:
+                root = new.get(id(root), root)
+                order = list(postorder_all((root,), skip))
+                interior, _ = _inner_links(order)
+        self._interior = interior
         normalize = self.normalize
         kept: list = []
         for node in order:
@@ -173,6 +167,30 @@ class Simplifier:
             done[id(node)] = normalize(new_node)
         self._interior = set()
         return done[id(root)]
+
+
+def _inner_links(order: list) -> tuple[set, bool]:
+    """The ids of the inner links among ``order``'s nodes: partial sums inside a sum and right
+    links of a product chain, used by no other kind of parent (they are collected /
+    re-associated with their whole, at its root); and whether any product chain is right-nested."""
+    inner, other = set(), set()
+    chained = False
+    for node in order:
+        kids = node.children()
+        if not kids:
+            continue
+        op = op_of(node)
+        if op in ("add", "sub") and kids[0].shape == kids[1].shape == node.shape:
+            inner.update(id(k) for k in kids if op_of(k) in ("add", "sub"))
+        elif op == "mul" and matrix_product(node) and matrix_product(kids[1]):
+            inner.add(id(kids[1]))
+            other.add(id(kids[0]))
+            chained = True
+        elif op == "neg" and matrix_product(kids[0]):
+            inner.add(id(kids[0]))   # −(A·(B·C)): the sign goes to A before the chain is re-associated
+        else:
+            other.update(id(k) for k in kids)
+    return inner - other, chained
 
 
 #: the ops that link sums and product chains, whose inner links are rewritten at their root
@@ -218,5 +236,5 @@ def simplify_traced(root: Node, simple: Optional[Node] = None,
     return _run(root, trace, simple, known), trace
 
 
-__all__ = ["PHASES", "SIMPLIFY_RULES", "Fixpoints", "Simplifier", "budget_exhausted", "is_zero", "simplify",
+__all__ = ["PASS_RULES", "PHASES", "SIMPLIFY_RULES", "Fixpoints", "Simplifier", "budget_exhausted", "is_zero", "simplify",
            "simplify_traced"]

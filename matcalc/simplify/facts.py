@@ -9,6 +9,7 @@ hold the node, so an identity is never reused while the pass runs.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Optional
 
 from matcalc.ir.nodes import PRODUCTS, Node, Num, op_of
@@ -20,7 +21,10 @@ class Facts:
     """symmetric, transpose cost, leading sign, number coefficient and leading factors of nodes."""
 
     def __init__(self, rb):
-        self.rb = rb
+        # a weak reference: the Simplifier holds its Facts, and a cycle between them would keep
+        # both (and every memo table) alive until the cycle collector runs, which ``diff``
+        # pauses; so a finished pass is freed at once by reference counting
+        self.rb = weakref.proxy(rb)
         self._memo: dict[str, dict] = {k: {} for k in ("sym", "cost", "sign", "split", "lead", "left")}
 
     # -------------------------------------------------------------- spine facts (left spine)
