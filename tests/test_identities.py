@@ -60,6 +60,7 @@ SIMPLIFY_EXAMPLES = {
     "sign_to_the_left": ("A*(-B)", "A: matrix(m,n); B: matrix(n,p)"),
     "multiply_by_one": ("eye*A", "A: matrix(m,n)"),
     "multiply_by_zero": ("0*A + B", "A: matrix(m,n); B: matrix(m,n)"),
+    "linear_of_zero": ("sum(A - A) + s", "A: matrix(m,n); s: scalar"),
     "hadamard_by_ones": ("A .* matrix(1)", "A: matrix(m,n)"),
     "add_zero": ("A + 0", "A: matrix(m,n)"),
     "scale_constant": ("A + 2*matrix(3)", "A: matrix(m,n)"),

@@ -288,6 +288,8 @@ EXAMPLES = [
     ("sum_of_transpose", "sum(x')", "x: vector(n)"),
     ("scalar_out_of_sum", "sum(-(x - a)')", "x: vector(n); a: scalar"),
     ("multiply_by_zero", "kron(x - x, y)'*kron(x, y)", "x: vector(n); y: vector(m)"),
+    ("linear_of_zero", "vec(A)'*vec(A - A)", "A: matrix(m,n)"),
+    ("linear_of_zero", "sum(kron(y, B - B))*B", "y: vector(n); B: matrix(n,n)"),
     ("scalar_out_of_sum", "sum(a*exp(A))", "A: matrix(m,n); a: scalar"),
     ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
     ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),

@@ -104,6 +104,14 @@ def multiply_by_zero(node, rb):
     return None
 
 
+@rewrites("fold", "vec", "sum", "tr", "transpose", "diag")
+@identity("sum(matrix(0)) + s = s", "s: scalar")
+def linear_of_zero(node, rb):
+    """vec(0), sum(0), tr(0), 0ᵀ and diag(0) → 0: a linear map of the zero array is zero (so a
+    differential has no term that is zero only in value, such as vec(A − A))."""
+    return zero(node.shape) if is_zero(node.args[0]) else None
+
+
 @rewrites("fold", "hadamard")
 @identity("A .* matrix(1) = A", "A: matrix(m,n)")
 def hadamard_by_ones(node, rb):
