@@ -8,7 +8,8 @@ by the adjoint rules of :mod:`matcalc.calculus.linear` (⟨C, A·dY⟩ = ⟨Aᵀ
 
 For a vector f and a vector x (a Jacobian, or the Hessian as the Jacobian of the gradient),
 the same sweep runs with one column of C per entry of f (C starts as the identity), by the
-batched rules where a batch needs its own, and gives Jᵀ; then df = J·dx.  A scalar variable needs no sweep: df = g·ds, so g is df at ds = 1.
+batched rules where a batch needs its own, and gives Jᵀ; then df = J·dx.  A scalar variable
+needs no sweep: df = g·ds, so g is df at ds = 1.
 """
 from __future__ import annotations
 

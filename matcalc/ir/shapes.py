@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from matcalc.errors import ShapeError
-from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, SCALAR, Dim, Node, Op, Shape, Num
+from matcalc.ir.nodes import ALL_OPS, ELEMENTWISE, SCALAR, Const, Dim, Node, Op, Shape, Num, constant_value, op_of, postorder
 from matcalc.tables import registrar
 
 
@@ -322,9 +322,9 @@ _SHAPES: dict = {}
 def spread(s: Node, shape: Shape) -> Node:
     """The scalar ``s`` broadcast over ``shape``: the constant array c for a number (or 1×1
     constant) c, else s·𝟙, the scaling of the all-ones array."""
-    from matcalc.ir.nodes import Const
-    if isinstance(s, Num) or (isinstance(s, Const) and s.op == "fill"):
-        return Const("fill", tuple(shape), s.value)
+    c = constant_value(s)
+    if c is not None:
+        return Const("fill", tuple(shape), c)
     return make("scale", s, Const("fill", tuple(shape), 1))
 
 
@@ -346,12 +346,11 @@ def spread_scalar(node: Node):
     """The scalar that ``node`` spreads (:func:`spread`), or None: the number c of a constant
     array c (not 1×1), or s of s·𝟙 for s not a number (:func:`spread` writes c·𝟙 as the constant
     c, so 0.5·𝟙 stays itself and its text parses back to the same tree)."""
-    from matcalc.ir.nodes import Const
     if is_scalar(node.shape):
         return None
-    if isinstance(node, Const) and node.op == "fill":
+    if op_of(node) == "fill":
         return Num(node.value)
-    if getattr(node, "op", None) == "scale" and not isinstance(node.args[0], Num) and \
+    if op_of(node) == "scale" and not isinstance(node.args[0], Num) and \
             isinstance(node.args[1], Const) and node.args[1].op == "fill" and node.args[1].value == 1:
         return node.args[0]
     return None
@@ -362,7 +361,6 @@ def narrowed(root: Node) -> Node:
     (:func:`spread`), that operand is its scalar, broadcast (x + 𝟙 is ``x + 1``, x − a·𝟙 is
     ``x - a``).  For printers and code generation only: the nodes are built without
     :func:`make`, which would spread the scalar again.  Iterative; sharing kept."""
-    from matcalc.ir.nodes import postorder
     done: dict[int, Node] = {}
     for node in postorder(root):
         kids = node.children()
