@@ -350,8 +350,7 @@ def spread_scalar(node: Node):
         return None
     if op_of(node) == "fill":
         return Num(node.value)
-    if op_of(node) == "scale" and not isinstance(node.args[0], Num) and \
-            isinstance(node.args[1], Const) and node.args[1].op == "fill" and node.args[1].value == 1:
+    if op_of(node) == "scale" and not isinstance(node.args[0], Num) and constant_value(node.args[1]) == 1:
         return node.args[0]
     return None
 
