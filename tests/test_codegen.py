@@ -280,6 +280,12 @@ def test_log_softmax_is_stable():
     assert np.isfinite(value) and np.all(np.isfinite(g)) and abs(value - 800.0) < 1e-9
 
 
+def test_sigmoid_keeps_relative_precision_on_the_negative_tail():
+    c = matcalc.compile("log(sigmoid(a))", ["a"])
+    value, g = c.value_and_grad(a=-40.0)
+    assert abs(value + 40.0) < 1e-12 and abs(g - 1.0) < 1e-12
+
+
 def test_shared_residual_is_one_temporary():
     src = source_of("norm2(X*w - y)^2", "w")
     assert src.count("X @ w") == 1

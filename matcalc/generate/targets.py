@@ -22,7 +22,7 @@ NUMPY = {
     **_ELEMENTWISE,
     "matmul": "_0 @ _1", "mul": "_0 * _1", "add": "_0 + _1", "sub": "_0 - _1", "div": "_0 / _1", "neg": "-_0",
     "T": "_0.T", "pow": "_0 ** _1",
-    "relu": "np.maximum(_0, 0.0)", "sigmoid": "0.5 * (1.0 + np.tanh(0.5 * _0))",
+    "relu": "np.maximum(_0, 0.0)", "sigmoid": "1.0 / (1.0 + np.exp(-_0))",
     "softplus": "np.logaddexp(0.0, _0)", "step": "np.heaviside(_0, 0.0)",
     "sum": "_0.sum()", "sumsq": "np.vdot(_0, _0)", "dot": "np.vdot(_0, _1)", "norm1": "np.abs(_0).sum()",
     "norm2": "np.linalg.norm(_0)", "trace": "np.trace(_0)", "det": "np.linalg.det(_0)",

@@ -75,7 +75,11 @@ def _elementwise(fn):
 
 
 def _sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))  # stable for large |a|
+    """1/(1 + e^−a), to full relative precision on both tails (e^−a overflowing to inf below
+    a ≈ −709 gives the correct 0); the former 0.5·(1 + tanh(a/2)) kept only absolute precision
+    (sigmoid(−35) came out as 4.4e-16, 2·10⁻¹⁶ from any neighbour, so log(sigmoid(a)) was flat)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-a))
 
 
 def _softmax(a):
