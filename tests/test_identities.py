@@ -61,6 +61,7 @@ SIMPLIFY_EXAMPLES = {
     "multiply_by_one": ("eye*A", "A: matrix(m,n)"),
     "multiply_by_zero": ("0*A + B", "A: matrix(m,n); B: matrix(m,n)"),
     "linear_of_zero": ("sum(A - A) + s", "A: matrix(m,n); s: scalar"),
+    "zero_quotient": ("(A - A) ./ B + C", "A: matrix(m,n); B: matrix(m,n); C: matrix(m,n)"),
     "hadamard_by_ones": ("A .* matrix(1)", "A: matrix(m,n)"),
     "add_zero": ("A + 0", "A: matrix(m,n)"),
     "scale_constant": ("A + 2*matrix(3)", "A: matrix(m,n)"),

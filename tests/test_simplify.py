@@ -290,6 +290,7 @@ EXAMPLES = [
     ("multiply_by_zero", "kron(x - x, y)'*kron(x, y)", "x: vector(n); y: vector(m)"),
     ("linear_of_zero", "vec(A)'*vec(A - A)", "A: matrix(m,n)"),
     ("linear_of_zero", "sum(kron(y, B - B))*B", "y: vector(n); B: matrix(n,n)"),
+    ("zero_quotient", "A*((A - A) ./ matrix(1))", "A: matrix(n,n)"),
     ("scalar_out_of_sum", "sum(a*exp(A))", "A: matrix(m,n); a: scalar"),
     ("collect_sum", "0.5*A' + 0.5*A", "A: matrix(n,n)"),
     ("collect_sum", "A*x/(x'*x) + B*x/(x'*x)", "A: matrix(n,n); B: matrix(n,n); x: vector(n)"),

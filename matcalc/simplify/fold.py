@@ -104,6 +104,14 @@ def multiply_by_zero(node, rb):
     return None
 
 
+@rewrites("fold", "ediv")
+@identity("matrix(0) ./ A = matrix(0)", "A: matrix(m,n)")
+def zero_quotient(node, rb):
+    """0 ⊘ B → 0, as 0/b → 0 for a scalar (so a differential has no term that is zero only in value,
+    such as (dA − dA) ⊘ B)."""
+    return zero(node.shape) if is_zero(node.args[0]) else None
+
+
 @rewrites("fold", "vec", "sum", "tr", "transpose", "diag")
 @identity("sum(matrix(0)) + s = s", "s: scalar")
 def linear_of_zero(node, rb):
