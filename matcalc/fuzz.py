@@ -200,7 +200,7 @@ def run_case(case: Case, checks=CHECKS) -> list[Outcome]:
                     tolerance=1e-6 if case.order == 1 else 1e-5)  # FD of a derivative loses a digit
         if v.ok:
             return None
-        if v.reason.startswith("no valid point"):
+        if v.inconclusive or v.reason.startswith("no valid point"):   # no verdict either way
             return "unsupported: " + v.reason
         return v.reason
 

@@ -80,7 +80,7 @@ def test_extrapolation_keeps_the_digits_one_step_loses():
     fn = lambda v: np.exp(np.exp(np.exp(v)))  # noqa: E731
     exact = exact_exp3(x)
     assert C.relative_error(C.finite_difference(fn, x), exact) > 1e-7
-    assert C.relative_error(C.extrapolated_difference(fn, x), exact) < 1e-10
+    assert C.relative_error(C.extrapolated_difference(fn, x)[0], exact) < 1e-10
 
 
 def test_extrapolation_resolves_a_fast_oscillation():
@@ -92,7 +92,7 @@ def test_extrapolation_resolves_a_fast_oscillation():
     t = mpmath.exp(mpmath.mpf(b))
     exact = float(mpmath.cos(mpmath.exp(t)) * mpmath.exp(t) * t)
     assert C.relative_error(C.finite_difference(fn, np.asarray(b)), exact) > 1e-3
-    assert C.relative_error(C.extrapolated_difference(fn, np.asarray(b)), exact) < 1e-8
+    assert C.relative_error(C.extrapolated_difference(fn, np.asarray(b))[0], exact) < 1e-8
 
 
 def test_extrapolation_of_a_linear_map_beside_a_huge_term():
@@ -101,7 +101,7 @@ def test_extrapolation_of_a_linear_map_beside_a_huge_term():
     exact = np.zeros((2, 3))
     exact[:, 0] = [1.0, 2.0]
     exact += 9e6 * x ** 8
-    assert C.relative_error(C.extrapolated_difference(fn, x), exact) < 1e-12
+    assert C.relative_error(C.extrapolated_difference(fn, x)[0], exact) < 1e-12
 
 
 @pytest.mark.parametrize("f, wrt, seed", [("exp(exp(exp(x)))", "x", 6), ("B - (A.^3).^3", "B", 3)])

@@ -122,6 +122,25 @@ def test_verdict_failed_on_a_wrong_derivative(monkeypatch):
     assert not v.ok and v.error > 0.1 and "> tolerance 1e-06 at 2 random points with n=3" in v.reason
 
 
+def test_a_derivative_beside_a_huge_constant_is_inconclusive_not_failed():
+    """f rounds by ~6e-5 (e^27 ≈ 5e11): no step resolves the gradient to 1e-6, and the verdict says
+    so instead of FAILED; before the rounding floor, a tableau of identical differences claimed
+    no error and reported 2e-1."""
+    v = verdict("vec(S)'*vec(S) - exp(3^3)", "S", {"S": "symmetric(n)"}, seed=29937)
+    assert not v.ok and v.inconclusive and 1e-6 < v.error < 1e-3
+    assert str(v).startswith("check: INCONCLUSIVE (max relative error ") and "resolve it only to" in str(v)
+    assert v.to_dict()["inconclusive"] is True and verdict("x'*A*x", "x").to_dict()["inconclusive"] is False
+
+
+@pytest.mark.parametrize("factor", [1.01, 1.1, 2.0])
+def test_a_wrong_derivative_beside_a_huge_constant_still_fails(monkeypatch, factor):
+    from matcalc.calculus.derivative import Derivative
+    right = Derivative.evaluate
+    monkeypatch.setattr(Derivative, "evaluate", lambda self, values: factor * right(self, values))
+    v = verdict("x'*x - exp(3^3)", "x")
+    assert not v.ok and not v.inconclusive and "> tolerance" in v.reason
+
+
 def test_logdet_of_gram_matrix_sizes_rows_at_least_columns():
     """logdet(X'*X) needs X with m ≥ n; the default sizes give m < n, so they are permuted."""
     v = verdict("logdet(X'*X)", "X", {"X": "matrix(m,n)"})

@@ -90,48 +90,57 @@ FINE_STARTS = (1e-5, 1e-6, 1e-7)
 FINE_WHEN = 1e-9
 
 
-def extrapolated_difference(fn, x: np.ndarray, symmetric: bool = False) -> np.ndarray:
+def extrapolated_difference(fn, x: np.ndarray, symmetric: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Central differences of ``fn`` at ``x`` refined by Richardson extrapolation, one direction at a
-    time (:func:`extrapolated_derivative`).  Costs up to 2·8·7 evaluations per
-    direction, so :func:`verdict` uses it only to re-examine a comparison that failed at the
-    standard step."""
+    time (:func:`extrapolated_derivative`), and each entry's error estimate (absolute).  Costs up
+    to 2·8·7 evaluations per direction, so :func:`verdict` uses it only to re-examine a comparison
+    that failed at the standard step."""
     x = np.asarray(x, dtype=float)
     f0 = np.asarray(fn(x))
     out = np.zeros(f0.shape + x.shape)
+    bound = np.zeros(f0.shape + x.shape)
     for idx, e in unit_directions(x.shape, symmetric):
         scale = max(1.0, abs(float(x[idx])) if x.shape else abs(float(x)))
-        best = extrapolated_derivative(fn, x, e, scale)
+        best, err = extrapolated_derivative(fn, x, e, scale)
         out[(Ellipsis,) + idx] = best if best is not None else np.nan
-    return out
+        bound[(Ellipsis,) + idx] = err
+    return out, bound
 
 
 def extrapolated_derivative(fn, x, e, scale: float, shrink: float = 1.4, levels: int = 8):
-    """The derivative of ``fn`` at ``x`` along ``e`` by Ridders' method: per starting step h·scale
-    (h in STARTS), the differences at steps h, h/1.4, h/1.4², … are extrapolated to step 0 in a
+    """The derivative of ``fn`` at ``x`` along ``e`` by Ridders' method, and its error estimate
+    (absolute; (None, inf) when no estimate was finite): per starting step h·scale (h in
+    STARTS), the differences at steps h, h/1.4, h/1.4², … are extrapolated to step 0 in a
     tableau whose neighbouring entries estimate the error; the estimate with the smallest error
-    over all starting steps is kept (None when none was finite).  Far more accurate than one
-    step where f has a huge dynamic range: a large step keeps the rounding error eps·|f|/h small
-    (B − A.^9), a small one keeps the extrapolation in range (exp(exp(exp(x)))) and resolves a
-    fast oscillation (sin(exp(exp(b))) at b ≈ 2.3 has a period of 5·10⁻⁵)."""
+    over all starting steps is kept.  Far more accurate than one step where f has a huge dynamic
+    range: a large step keeps the rounding error eps·|f|/h small (B − A.^9), a small one keeps
+    the extrapolation in range (exp(exp(exp(x)))) and resolves a fast oscillation
+    (sin(exp(exp(b))) at b ≈ 2.3 has a period of 5·10⁻⁵)."""
     best, best_err = None, np.inf
     for h in STARTS + FINE_STARTS:
-        if h in FINE_STARTS and best_err <= FINE_WHEN:
+        if h in FINE_STARTS and best_err <= FINE_WHEN * max(1.0, float(np.max(np.abs(best), initial=0.0))):
             break
         estimate, err = ridders(fn, x, e, h * scale, shrink, levels)
         if estimate is not None and err < best_err:
             best, best_err = estimate, err
-    return best
+    return best, best_err
 
 
 def ridders(fn, x, e, step, shrink, levels):
     """One Ridders tableau from ``step``: the best extrapolated derivative and its error estimate
-    (max-norm over the entries), or (None, inf) when no two levels were finite."""
+    (absolute, max-norm over the entries), or (None, inf) when no two levels were finite.  No
+    estimate is better than the rounding of f at its step, eps·|f|/step: where f(x ± step·e)
+    differ by a few units in the last place (a large constant in f), neighbouring entries can
+    agree exactly and would claim no error at all."""
     best, best_err = None, np.inf
     previous: list = []
     fac0 = shrink * shrink
+    eps = np.finfo(float).eps
     with np.errstate(all="ignore"):
         for i in range(levels):
-            d0 = (np.asarray(fn(x + step * e), dtype=float) - np.asarray(fn(x - step * e), dtype=float)) / (2 * step)
+            up, down = np.asarray(fn(x + step * e), dtype=float), np.asarray(fn(x - step * e), dtype=float)
+            d0 = (up - down) / (2 * step)
+            floor = 2 * eps * max(float(np.max(np.abs(up), initial=0.0)), float(np.max(np.abs(down), initial=0.0))) / step
             step /= shrink
             if not np.all(np.isfinite(d0)):
                 previous = []
@@ -141,15 +150,13 @@ def ridders(fn, x, e, step, shrink, levels):
                 row.append((row[j - 1] * fac - previous[j - 1]) / (fac - 1))
                 fac *= fac0
                 err = max(float(np.max(np.abs(row[j] - row[j - 1]), initial=0.0)),
-                          float(np.max(np.abs(row[j] - previous[j - 1]), initial=0.0)))
+                          float(np.max(np.abs(row[j] - previous[j - 1]), initial=0.0)), floor)
                 if np.isfinite(err) and err <= best_err:
                     best, best_err = row[j], err
             if len(row) > 1 and best is not None and \
                     not float(np.max(np.abs(row[-1] - previous[-1]), initial=0.0)) < 2 * best_err:
                 break  # higher orders got worse: rounding has taken over
             previous = row
-    if best is not None:
-        best_err /= max(1.0, float(np.max(np.abs(best), initial=0.0)))
     return best, best_err
 
 
@@ -167,6 +174,8 @@ TOLERANCE = 1e-6
 DRAWS = 4            # random points tried per choice of dimension sizes
 KINKS = ("abs", "relu", "sign", "step", "norm1")
 WELL_CONDITIONED = 1e8
+#: a disagreement within this many times what finite differences resolve is no verdict either way
+INCONCLUSIVE = 3.0
 
 
 @dataclass(frozen=True)
@@ -186,17 +195,18 @@ class CheckResult:
     points: int = 0
     sizes: dict = field(default_factory=dict)
     rejected: tuple = ()
+    inconclusive: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        return f"check: {'OK' if self.ok else 'FAILED'} ({self.reason})"
+        return f"check: {'OK' if self.ok else 'INCONCLUSIVE' if self.inconclusive else 'FAILED'} ({self.reason})"
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "error": self.error if np.isfinite(self.error) else None, "reason": self.reason,
                 "tolerance": self.tolerance, "points": self.points, "sizes": dict(self.sizes),
-                "rejected": list(self.rejected)}
+                "rejected": list(self.rejected), "inconclusive": self.inconclusive}
 
 
 def check(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None, seed: int = 0,
@@ -230,7 +240,7 @@ def verdict(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None
             return CheckResult(False, float("nan"),
                                f"no valid point found in {len(rejected)} random draws: {_summary(rejected)}",
                                tolerance, 0, {}, tuple(rejected))
-    worst = 0.0
+    worst = resolution = 0.0   # resolution: what finite differences can resolve where they disagree
     for vals, sizes in points:
         if d.wrt.name not in vals:  # f does not depend on it: any value will do
             vals.update(random_values(d.wrt, rng, sizes={**dimension_sizes(d.f.node, d.wrt), **sizes}))
@@ -247,14 +257,20 @@ def verdict(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None
             got = d.evaluate(vals)
             error = relative_error(got, numeric)
             if not error <= tolerance:  # one step size may be the culprit: extrapolate to step 0
-                error = min(error, relative_error(got, extrapolated_difference(
-                    at, x, symmetric=d.wrt.kind == "symmetric")))
+                better, bound = extrapolated_difference(at, x, symmetric=d.wrt.kind == "symmetric")
+                error = min(error, relative_error(got, better))
+                if not error <= tolerance:
+                    resolution = max(resolution, relative_error(better + bound, better))
             worst = max(worst, error)
     sizes = points[-1][1]
     where = ", ".join(f"{k}={v}" for k, v in sizes.items())
     text = f"max relative error {worst:.1e}"
     if worst <= tolerance:
         return CheckResult(True, worst, text, tolerance, len(points), sizes, tuple(rejected))
+    if worst <= INCONCLUSIVE * resolution:
+        return CheckResult(False, worst, f"{text}, tolerance {tolerance:.0e}, but finite differences resolve it only "
+                           f"to {resolution:.0e} here: the rounding of f swamps the change a step makes",
+                           tolerance, len(points), sizes, tuple(rejected), inconclusive=True)
     return CheckResult(False, worst, f"{text} > tolerance {tolerance:.0e} at {len(points)} random point"
                        f"{'s' if len(points) > 1 else ''}{' with ' + where if where else ''}",
                        tolerance, len(points), sizes, tuple(rejected))

@@ -179,7 +179,7 @@ def _first_order(step: Step, at: _Point, moved: dict) -> float:
 
         def along(t):
             return np.asarray(at.moved(x, float(t), v)(step.before), dtype=float)
-        better = extrapolated_derivative(along, np.array(0.0), np.array(1.0), scale)
+        better, _ = extrapolated_derivative(along, np.array(0.0), np.array(1.0), scale)
         if better is not None:
             error = min(error, relative_error(want, better))
     return error

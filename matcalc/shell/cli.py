@@ -99,7 +99,8 @@ JSON_SCHEMA = {
                  "properties": {"ok": {"type": "boolean"}, "error": {"type": ["number", "null"]},
                                 "reason": {"type": "string"}, "tolerance": {"type": "number"},
                                 "points": {"type": "integer"}, "sizes": {"type": "object"},
-                                "rejected": {"type": "array", "items": {"type": "string"}}}}]},
+                                "rejected": {"type": "array", "items": {"type": "string"}},
+                                "inconclusive": {"type": "boolean"}}}]},
              "notes": {"type": "array", "items": {"type": "string"}}}},
         {"type": "object", "required": ["ok", "error"], "additionalProperties": False,
          "properties": {
@@ -367,7 +368,7 @@ def _diff(args) -> int:
     for note in notes:
         print(f"  note: {note}")
     if v is not None:
-        print(f"  {v}")   # check: OK (max relative error 1.1e-10), or check: FAILED (…)
+        print(f"  {v}")   # check: OK (max relative error 1.1e-10), check: FAILED (…) or check: INCONCLUSIVE (…)
     if args.steps:
         verdicts = d.verify(seed=0) if args.check else None
         print("derivation:" + ("  (each step checked numerically at random points)" if verdicts else ""))
