@@ -538,3 +538,70 @@ def test_chain_hessian_steps_verify():
     assert any(s.rule is not None and s.rule.name == "shared_suffix_out" for s in d.steps)
     assert all(v.ok for v in d.verify())
     assert matcalc.check(_chain_hessian(4), "x", order=2) < 1e-6
+
+
+# ------------------------------------------------------------------------------ rule dispatch by argument ops
+
+def _dispatch_violations(run) -> list:
+    """Every rule tried on every node (dispatch off) while ``run()`` runs; the rules that fired
+    on a node where their ``given`` would have kept them from being tried."""
+    from matcalc.simplify import engine
+    bad = []
+
+    def checked(fn):
+        def rule(node, rb):
+            out = fn(node, rb)
+            if out is not None and out is not node and fn.given is not None \
+                    and fn.given.isdisjoint(a.op for a in getattr(node, "args", ())):
+                bad.append((fn.__name__, to_text(node)))
+            return out
+        rule.__name__, rule.given = fn.__name__, fn.given
+        return rule
+
+    saved = dict(engine.SIMPLIFY_RULES)
+    try:
+        engine.DISPATCH = False
+        for op, rules in saved.items():
+            engine.SIMPLIFY_RULES[op] = [checked(fn) for fn in rules]
+        run()
+    finally:
+        engine.DISPATCH = True
+        engine.SIMPLIFY_RULES.update(saved)
+    return bad
+
+
+def test_every_rule_that_fires_on_the_derivative_table_was_tried():
+    """Each rule's ``given`` (the argument ops it needs) is sound on every node the derivative
+    table's derivations simplify, at every order: with every rule tried everywhere, none fires on
+    a node whose argument ops its ``given`` excludes."""
+    from test_diff_table import CASES
+
+    def run():
+        for _id, f, wrt, decls, order, _ in CASES:
+            try:
+                matcalc.diff(matcalc.parse(f, decls), wrt, decls, order)
+            except matcalc.MatcalcError:
+                pass
+    assert _dispatch_violations(run) == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(e=st.one_of(*(strategies.exprs(shape=shape, depth=4) for shape in (strategies.NN, strategies.S, strategies.MN))))
+def test_every_rule_that_fires_on_a_random_expression_was_tried(e):
+    assert _dispatch_violations(lambda: simplify(e)) == []
+
+
+def test_dispatch_tries_fewer_rules_and_gives_the_same_result():
+    """The dispatch is an optimisation only: the same normal form and trace with it off, and a
+    product of plain factors tries a handful of its two dozen rules."""
+    from matcalc.simplify import engine
+    e = matcalc.parse("sin(x'*A*x) + 2*x'*(B*x) - (x'*A)*x", "x: vector(n); A: matrix(n,n); B: matrix(n,n)").node
+    fast = simplify_traced(e)
+    engine.DISPATCH = False
+    try:
+        slow = simplify_traced(e)
+    finally:
+        engine.DISPATCH = True
+    assert fast[0] == slow[0] and [(f.__name__, b, a) for f, b, a in fast[1]] == [(f.__name__, b, a) for f, b, a in slow[1]]
+    plain = make("mul", make("transpose", Var("x", ("n", 1), "vector")), A)
+    assert len(engine.rules_to_try(plain)) <= len(SIMPLIFY_RULES["mul"]) // 3

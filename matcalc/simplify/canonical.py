@@ -8,10 +8,10 @@ from matcalc.ir.nodes import PRODUCTS, Const, Num, op_of
 from matcalc.ir.shapes import is_scalar
 from matcalc.derivation import identity
 from matcalc.simplify.normal_form import rewrites
-from matcalc.simplify.terms import SIGNED_PRODUCTS, is_num, matrix_product, number, pull_sign
+from matcalc.simplify.terms import SIGNED, SIGNED_PRODUCTS, is_num, matrix_product, number, pull_sign
 
 
-@rewrites("canonical", "neg")
+@rewrites("canonical", "neg", given=("neg",))
 @identity("-(-A) = A", "A: matrix(m,n)")
 def neg_neg(node, rb):
     """−(−a) → a. [N2]"""
@@ -19,7 +19,7 @@ def neg_neg(node, rb):
     return a.args[0] if op_of(a) == "neg" else None
 
 
-@rewrites("canonical", "neg")
+@rewrites("canonical", "neg", given=SIGNED_PRODUCTS)
 @identity("-(A*B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def neg_into_product(node, rb):
     """−(a·b) → (−a)·b: a product's sign sits on its leftmost factor, as ``-a*b`` reads. [N2]"""
@@ -29,7 +29,7 @@ def neg_into_product(node, rb):
     return None
 
 
-@rewrites("canonical", "mul", "scale", "hadamard", "div", "ediv")
+@rewrites("canonical", "mul", "scale", "hadamard", "div", "ediv", given=SIGNED)
 @identity("A*(-B) = (-A)*B", "A: matrix(m,n); B: matrix(n,p)")
 def sign_to_the_left(node, rb):
     """a·(−b) → (−a)·b. [N2]"""
@@ -40,7 +40,7 @@ def sign_to_the_left(node, rb):
     return rb(node.op, rb("neg", a), inner)
 
 
-@rewrites("canonical", "mul", "scale")
+@rewrites("canonical", "mul", "scale", given=("num", *PRODUCTS))
 @identity("s*2 = 2*s", "s: scalar")
 def coefficient_first(node, rb):
     """s·c → c·s (of scalars), A·(c·B) → c·A·B and c·(A·B) → (c·A)·B for a number c: coefficients
@@ -60,7 +60,7 @@ def coefficient_first(node, rb):
     return None
 
 
-@rewrites("canonical", "mul", "scale")
+@rewrites("canonical", "mul", "scale", given=PRODUCTS)
 @identity("A*(s*B) = s*A*B", "A: matrix(m,n); s: scalar; B: matrix(n,p)")
 def scalar_factor_first(node, rb):
     """A·(s·B) → s·A·B for a scalar s and non-scalar A, B (scalars commute). [N3]"""
@@ -71,7 +71,7 @@ def scalar_factor_first(node, rb):
     return None
 
 
-@rewrites("canonical", "transpose")
+@rewrites("canonical", "transpose", given=("transpose",))
 @identity("A'' = A", "A: matrix(m,n)")
 def transpose_of_transpose(node, rb):
     """(Aᵀ)ᵀ → A. [N5]"""
@@ -118,7 +118,7 @@ def transpose_inward(node, rb):
     return None
 
 
-@rewrites("canonical", "add", "sub")
+@rewrites("canonical", "add", "sub", given=SIGNED)
 @identity("A + (-B) = A - B", "A: matrix(m,n); B: matrix(m,n)")
 def subtract_negative(node, rb):
     """A + (−B) → A − B, A − (−B) → A + B, (−A) + B → B − A. [N2]"""
@@ -132,7 +132,7 @@ def subtract_negative(node, rb):
     return None
 
 
-@rewrites("canonical", "mul", "scale")
+@rewrites("canonical", "mul", "scale", given=PRODUCTS)
 @identity("A*(B*C) = (A*B)*C", "A: matrix(m,n); B: matrix(n,p); C: matrix(p,q)")
 def associate_left(node, rb):
     """A·(B·C) → (A·B)·C for matrix factors: products read left to right, as the parser reads A*B*C.
@@ -153,7 +153,7 @@ def associate_left(node, rb):
     return acc
 
 
-@rewrites("canonical", "add", "sub")
+@rewrites("canonical", "add", "sub", given=("transpose", "neg"))
 @identity("A' + A = A + A'", "A: matrix(n,n)")
 def plain_before_transposed(node, rb):
     """Aᵀ + A → A + Aᵀ and −Aᵀ − A → −A − Aᵀ (the untransposed term first). [N7]"""
@@ -187,7 +187,7 @@ def divide_twice(node, rb):
     return None
 
 
-@rewrites("canonical", "mul", "scale")
+@rewrites("canonical", "mul", "scale", given=("div",))
 @identity("(1/s)*A = A/s", "A: matrix(m,n); s: scalar")
 def reciprocal_scaling(node, rb):
     """(1/s)·A → A/s and (c/s)·A → (c·A)/s for a scalar s. [N6]"""
@@ -238,7 +238,7 @@ def elementwise_quotient(node, rb):
     return None
 
 
-@rewrites("canonical", "transpose")
+@rewrites("canonical", "transpose", given=("div",))
 @identity("(A/s)' = A'/s", "A: matrix(m,n); s: scalar")
 def transpose_of_quotient(node, rb):
     """(A/s)ᵀ → Aᵀ/s for a scalar s. [N6]"""
@@ -248,7 +248,7 @@ def transpose_of_quotient(node, rb):
     return None
 
 
-@rewrites("canonical", "mul", "scale")
+@rewrites("canonical", "mul", "scale", given=("div",))
 @identity("A*(B/s) = (A*B)/s", "A: matrix(m,n); B: matrix(n,p); s: scalar")
 def quotient_out_of_product(node, rb):
     """A·(B/s) → (A·B)/s and (A/s)·B → (A·B)/s for a scalar s. [N6]"""

@@ -296,7 +296,7 @@ def equal_factors_to_elementwise_power(node, rb):
     return rb("epow", a, Num(2)) if a == b and not is_scalar(a.shape) else None
 
 
-@rewrites("collect", "mul", "scale")
+@rewrites("collect", "mul", "scale", given=("transpose",))
 @identity("(A^2)'*(A^3)' = (A^5)'", "A: matrix(n,n)")
 def transposes_of_powers(node, rb):
     """(Aᵏ)ᵀ·(Aʲ)ᵀ → (Aᵏ⁺ʲ)ᵀ: transposed powers of one matrix combine."""

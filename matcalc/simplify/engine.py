@@ -17,12 +17,27 @@ from matcalc.ir.shapes import make
 from matcalc.simplify import canonical, collect, fold, structured  # noqa: F401  (they register the rules)
 from matcalc.simplify import monomial  # noqa: F401  (last: in each phase its rules come after the others)
 from matcalc.simplify.facts import Facts
-from matcalc.simplify.normal_form import PHASE_RULES, PHASES, rules_for  # noqa: F401  (PHASES re-exported)
+from matcalc.simplify.normal_form import PHASE_RULES, PHASES, rules_for, rules_given  # noqa: F401  (PHASES re-exported)
 from matcalc.simplify.terms import is_zero, matrix_product  # noqa: F401  (is_zero is public)
 
 #: op → the rules tried on it, phase by phase (fold, canonical, collect, structured)
 SIMPLIFY_RULES: dict[str, list] = {op: rules_for(op) for op in {op for table in PHASE_RULES.values() for op in table}}
 _NONE: list = []
+#: (op, argument ops…) → the rules that can fire there (their ``given``), filled as nodes are met
+_TRIED: dict[tuple, list] = {}
+#: False: try every rule of the op, as tests/test_simplify.py does to check the ``given``s
+DISPATCH = True
+
+
+def rules_to_try(node: Node) -> list:
+    """The rules of ``node``'s op that its arguments' ops allow (all of them if not DISPATCH)."""
+    if not DISPATCH:
+        return SIMPLIFY_RULES.get(op_of(node), _NONE)
+    key = (node.op, *(a.op for a in getattr(node, "args", ())))
+    rules = _TRIED.get(key)
+    if rules is None:
+        rules = _TRIED[key] = rules_given(SIMPLIFY_RULES.get(key[0], _NONE), key[1:])
+    return rules
 #: rules the pass applies to the whole expression before the per-node rules (not keyed by op)
 PASS_RULES = (collect.shared_suffix_out,)
 
@@ -102,7 +117,7 @@ class Simplifier:
         try:
             last = self.max_rewrites - 1
             for k in range(self.max_rewrites):
-                for fn in SIMPLIFY_RULES.get(op_of(node), _NONE):
+                for fn in rules_to_try(node):
                     out = fn(node, self)
                     if out is not None and out is not node:
                         if self.trace is not None:

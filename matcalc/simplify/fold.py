@@ -14,7 +14,7 @@ _FOLD = {
 }
 
 
-@rewrites("fold", "add", "sub", "mul", "scale", "hadamard", "neg")
+@rewrites("fold", "add", "sub", "mul", "scale", "hadamard", "neg", given=("num",))
 @identity("2*3 = 6")
 def fold_numbers(node, rb):
     """Arithmetic on numbers is done: 2*3 → 6."""
@@ -23,7 +23,7 @@ def fold_numbers(node, rb):
     return None
 
 
-@rewrites("fold", "div")
+@rewrites("fold", "div", given=("num", "fill"))
 @identity("6/3 = 2")
 def fold_division(node, rb):
     """a/b of numbers is done when exact: 6/3 → 2; a/1 → a; 0/b → 0."""
@@ -71,7 +71,7 @@ def power_of_zero(node, rb):
     return eye(a.shape[0])
 
 
-@rewrites("fold", "neg")
+@rewrites("fold", "neg", given=("num", "fill"))
 @identity("-matrix(2) = -2*matrix(1)")
 def neg_of_number(node, rb):
     """−(c) → the number −c; −0 → 0."""
@@ -83,7 +83,7 @@ def neg_of_number(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "scale")
+@rewrites("fold", "mul", "scale", given=("num", "eye"))
 @identity("eye*A = A", "A: matrix(m,n)")
 def multiply_by_one(node, rb):
     """1·A → A, A·1 → A, I·A → A, A·I → A."""
@@ -95,7 +95,7 @@ def multiply_by_one(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "scale", "hadamard", "kron")
+@rewrites("fold", "mul", "scale", "hadamard", "kron", given=("num", "fill"))
 @identity("0*A = matrix(0)", "A: matrix(m,n)")
 def multiply_by_zero(node, rb):
     """0·A → 0, and so are 0 ⊙ A and kron(0, A)."""
@@ -104,7 +104,7 @@ def multiply_by_zero(node, rb):
     return None
 
 
-@rewrites("fold", "ediv")
+@rewrites("fold", "ediv", given=("num", "fill"))
 @identity("matrix(0) ./ A = matrix(0)", "A: matrix(m,n)")
 def zero_quotient(node, rb):
     """0 ⊘ B → 0, as 0/b → 0 for a scalar (so a differential has no term that is zero only in value,
@@ -112,7 +112,7 @@ def zero_quotient(node, rb):
     return zero(node.shape) if is_zero(node.args[0]) else None
 
 
-@rewrites("fold", "vec", "sum", "tr", "transpose", "diag")
+@rewrites("fold", "vec", "sum", "tr", "transpose", "diag", given=("num", "fill"))
 @identity("sum(matrix(0)) + s = s", "s: scalar")
 def linear_of_zero(node, rb):
     """vec(0), sum(0), tr(0), 0ᵀ and diag(0) → 0: a linear map of the zero array is zero (so a
@@ -131,7 +131,7 @@ def hadamard_by_ones(node, rb):
     return None
 
 
-@rewrites("fold", "add", "sub")
+@rewrites("fold", "add", "sub", given=("num", "fill"))
 @identity("A + 0 = A", "A: matrix(m,n)")
 def add_zero(node, rb):
     """A + 0 → A, 0 + A → A, A − 0 → A, 0 − A → −A."""
@@ -143,7 +143,7 @@ def add_zero(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "scale")
+@rewrites("fold", "mul", "scale", given=("fill",))
 @identity("2*matrix(3) = matrix(6)")
 def scale_constant(node, rb):
     """c·1 → the constant array filled with c."""
@@ -167,7 +167,7 @@ def sum_of_scalar(node, rb):
     return node.args[0] if is_scalar(node.args[0].shape) else None
 
 
-@rewrites("fold", "mul", "scale")
+@rewrites("fold", "mul", "scale", given=PRODUCTS)
 @identity("(s*eye)*B = s*B", "s: scalar; B: matrix(m,n)")
 def scaled_identity(node, rb):
     """(s·I)·B → s·B and B·(s·I) → s·B."""
@@ -178,7 +178,7 @@ def scaled_identity(node, rb):
     return None
 
 
-@rewrites("fold", "mul", "scale")
+@rewrites("fold", "mul", "scale", given=("num", "neg"))
 @identity("(-1)*A = -A", "A: matrix(m,n)")
 def minus_one_times(node, rb):
     """(−1)·A → −A; (−I)·A → −A."""

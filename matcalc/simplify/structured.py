@@ -10,7 +10,7 @@ from matcalc.simplify.normal_form import rewrites
 from matcalc.simplify.terms import is_num, is_ones, is_zero, power_parts, pull_sign, scaled
 
 
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("fill",))
 @identity("vector(1)'*x = sum(x)", "x: vector(n)")
 def ones_inner_product(node, rb):
     """1ᵀx → sum(x) and xᵀ1 → sum(x) (1 the all-ones vector)."""
@@ -24,7 +24,7 @@ def ones_inner_product(node, rb):
     return None
 
 
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("neg", "kron"))
 @identity("kron(A, B)*kron(C, D) = kron(A*C, B*D)", "A: matrix(m,n); B: matrix(p,q); C: matrix(n,k); D: matrix(q,l)", "MC 511")
 def kron_mixed_product(node, rb):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products exist (MC 511)."""
@@ -43,7 +43,7 @@ def kron_mixed_product(node, rb):
     return None
 
 
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("diag",))
 @identity("diag(x)*diag(y) = diag(x .* y)", "x: vector(n); y: vector(n)")
 def diag_product(node, rb):
     """diag(a)·diag(b) → diag(a ⊙ b), and diag(a)·(diag(b)·C) → diag(a ⊙ b)·C, for vectors a, b."""
@@ -57,7 +57,7 @@ def diag_product(node, rb):
     return None
 
 
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("diag",))
 @identity("diag(x)*y = x .* y", "x: vector(n); y: vector(n)")
 def diag_times_vector(node, rb):
     """diag(a)·v → a ⊙ v for column vectors a, v."""
@@ -67,7 +67,7 @@ def diag_times_vector(node, rb):
     return None
 
 
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("inv",))
 @identity("A*inv(A) = eye", "A: matrix(n,n)")
 def inverse_product(node, rb):
     """A·A⁻¹ → I and A⁻¹·A → I."""
@@ -248,7 +248,7 @@ def softmax_sums_to_one(node, rb):
 
 
 @identity("x'*(c*vector(1)) = c*sum(x)", "x: vector(n); c: scalar")
-@rewrites("structured", "mul", "scale")
+@rewrites("structured", "mul", "scale", given=("fill",))
 def constant_inner_product(node, rb):
     """xᵀ(c·1) → c·sum(x) and (c·1)ᵀx → c·sum(x), for a constant array c·1 (c a number)."""
     a, b = node.args

@@ -8,6 +8,8 @@ from matcalc.ir.shapes import is_scalar
 
 #: products whose sign is their first operand's
 SIGNED_PRODUCTS = ("mul", "scale", "hadamard", "div", "ediv")
+#: the ops of a node that can carry a leading minus sign (Facts.has_sign, pull_sign)
+SIGNED = ("neg", "num", *SIGNED_PRODUCTS)
 
 
 def is_num(node, value=None) -> bool:
