@@ -150,10 +150,11 @@ class Simplifier:
         they are (simplification is idempotent), so only what lies above it is visited."""
         skip: set = set()
         done: dict[int, Node] = {}
-        if simple is not None:
+        if simple is not None:   # a normal form, sums too: a rule that returns one of its nodes is done
             for n in postorder(simple):
                 skip.add(id(n))
                 done[id(n)] = n
+                self._fixed[id(n)] = n
         order = list(postorder_all((root,), skip))
         interior, chained = _inner_links(order)
         if chained:
