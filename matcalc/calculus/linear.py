@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 from matcalc.derivation import identity
 from matcalc.errors import UnsupportedError
-from matcalc.ir.build import inner, T, emul, eye, ones, plus, times
+from matcalc.ir.build import inner, T, emul, eye, ones, plus, times, transposed
 from matcalc.ir.nodes import Node, Num, op_of
 from matcalc.ir.shapes import dim_product, is_scalar, make
 
@@ -164,7 +164,7 @@ class Mul:
     def adjoint_mul(node, c, dep):
         """⟨C, A·dB⟩ = ⟨AᵀC, dB⟩ and ⟨C, dA·B⟩ = ⟨C·Bᵀ, dA⟩ (trace cyclicity)."""
         a, b = node.args
-        return (times(c, T(b)) if dep[0] else None, times(T(a), c) if dep[1] else None)
+        return (times(c, transposed(b)) if dep[0] else None, times(transposed(a), c) if dep[1] else None)
 
     def batched_mul(node, c, dep):
         """A batch of columns: A·dB for a column dB passes AᵀC; a row dA, whose batch is kept as
@@ -302,7 +302,7 @@ class Transpose:
     @identity("tr(C'*dA') = tr((C')'*dA)", "C: matrix(n,m); dA: matrix(m,n)")
     def adjoint_transpose(node, c, dep):
         """⟨C, dAᵀ⟩ = ⟨Cᵀ, dA⟩."""
-        return (T(c),)
+        return (transposed(c),)
 
     def batched_transpose(node, c, dep):
         """A batch keeps rows and columns alike as columns: C passes unchanged."""

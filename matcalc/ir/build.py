@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from matcalc.ir.nodes import Const, Node, Num, op_of, postorder
+from matcalc.ir.nodes import PRODUCTS, Const, Node, Num, op_of, postorder
 from matcalc.ir.shapes import is_scalar, make
 
 Maybe = Optional[Node]
@@ -75,6 +75,31 @@ def T(a: Maybe) -> Maybe:
     if a is None:
         return None
     return a.args[0] if op_of(a) == "transpose" else make("transpose", a)
+
+
+def transposed(a: Maybe) -> Maybe:
+    """Aᵀ written through a product where that adds no transpose: (s·xᵀ·Bᵀ)ᵀ is s·B·x and (xᵀA)ᵀ
+    is Aᵀx (scalar factors first, the matrix factors reversed, each transposed; at most one of
+    them not already a transpose), (AB)ᵀ stays as it is.  The adjoint sweep passes its
+    cotangents through transposes with it, so that the raw gradient reads as the simplifier
+    would write it (MC 5: (AB)ᵀ = BᵀAᵀ)."""
+    if a is None or op_of(a) not in PRODUCTS or is_scalar(a.shape):
+        return T(a)
+    scalars, factors, stack = [], [], [a]
+    while stack:
+        n = stack.pop()
+        if op_of(n) in PRODUCTS and not is_scalar(n.shape):
+            stack.extend(reversed(n.args))
+        elif is_scalar(n.shape):
+            scalars.append(n)
+        else:
+            factors.append(n)
+    if sum(op_of(f) != "transpose" for f in factors) > 1:
+        return T(a)
+    out = None
+    for f in scalars + [T(f) for f in reversed(factors)]:
+        out = f if out is None else make("mul", out, f)
+    return out
 
 
 def inner(a: Node, b: Node) -> Node:
