@@ -14,7 +14,7 @@ printed result is still collected and factored the textbook way (see ``FACTORED`
 - ``branches``: the gradient w.r.t. x of ``sum_b sum(tanh(W_b_L*…tanh(W_b_1*x)))``, B branches of depth L.
 
     python benchmarks/bench_wide.py [--case sin|wls|chain-hessian|branches|all] [--budget 120] [--repeats 3]
-                                    [--before /tmp/before]
+                                    [--before /tmp/before] [--sizes 10000 --rounds 5]
 """
 from __future__ import annotations
 
@@ -128,6 +128,14 @@ def run(case: str, n: int, budget: float, repeats: int, tree: str | None) -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median_of(results: list) -> dict:
+    """The result whose time is the median of ``results`` (the first error if any failed)."""
+    bad = [r for r in results if "error" in r]
+    if bad:
+        return bad[0]
+    return sorted(results, key=lambda r: r["time"])[len(results) // 2]
+
+
 def _cell(r: dict) -> str:
     return r["error"] if "error" in r else f"{r['time']:.3f}"
 
@@ -138,6 +146,10 @@ def main() -> int:
     p.add_argument("--budget", type=float, default=120.0, help="seconds per measurement (all repeats)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max", type=int, default=None, help="largest size to run")
+    p.add_argument("--sizes", default=None, help="comma-separated sizes to run instead of the case's own")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="fresh interpreters per size and tree, before and after alternated; the table shows "
+                        "the median of their medians, and each round's is listed below it")
     p.add_argument("--before", default=None, help="a source tree of an older matcalc, measured alongside")
     p.add_argument("--no-replay", action="store_true",
                    help="time the engine without the derivation record's replay of each rewrite in the whole "
@@ -158,13 +170,19 @@ def main() -> int:
         print("|---:|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---|")
         before_done = after_done = False
         fits: dict = {"before": [], "after": []}
-        for n in CASES[case][2]:
+        rounds: list = []
+        for n in [int(v) for v in args.sizes.split(",")] if args.sizes else CASES[case][2]:
             if args.max is not None and n > args.max:
                 break
-            b = {"error": "not run"} if before_done or not args.before else run(case, n, args.budget, args.repeats,
-                                                                              args.before)
+            bs, rs = [], []
+            for _ in range(max(1, args.rounds)):
+                bs.append({"error": "not run"} if before_done or not args.before else
+                          run(case, n, args.budget, args.repeats, args.before))
+                rs.append({"error": "not run"} if after_done else run(case, n, args.budget, args.repeats, None))
+            b, r = _median_of(bs), _median_of(rs)
+            if args.rounds > 1:
+                rounds.append((n, bs, rs))
             before_done = before_done or "error" in b
-            r = {"error": "not run"} if after_done else run(case, n, args.budget, args.repeats, None)
             after_done = after_done or "error" in r
             info = r if "error" not in r else b
             nodes, steps, chars = (info.get("nodes", "–"), info.get("steps", "–"), info.get("chars", "–"))
@@ -179,6 +197,9 @@ def main() -> int:
             print(f"| {n} | {' | '.join(cells)} | {nodes} | {steps} | {chars} | {factored} |", flush=True)
             if after_done and (before_done or not args.before):
                 break
+        for n, bs, rs in rounds:
+            for name, res in (("before", bs), ("after", rs)) if args.before else (("after", rs),):
+                print(f"\n{name}, N = {n}, each round: {', '.join(_cell(x) for x in res)}")
         for name in ("before", "after") if args.before else ("after",):
             big = [(n, t) for n, t in fits[name] if t >= 0.3]   # below that, fixed costs and noise dominate
             k = exponent(big)

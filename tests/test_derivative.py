@@ -11,6 +11,7 @@ from matcalc.calculus.differential import DIFF_RULES, SELECTORS
 from matcalc.calculus.identify import ADJOINT_RULES
 from matcalc.ir.nodes import ALL_OPS, dag_size
 from matcalc.simplify.engine import SIMPLIFY_RULES
+from matcalc.printing.text import to_text
 
 SEED = {"X": "matrix(m,n)", "ω": "vector(n)", "y": "vector(m)"}
 J = "norm2(X*ω - y)^2"
@@ -41,6 +42,18 @@ def test_seed_steps_read_like_the_notes():
     assert {"d_mul", "d_sub", "d_norm2_squared"} <= rules
     adjoint = {s.rule.name for s in d.steps if s.stage == "identify" and s.check == "equal"}
     assert "adjoint_mul" in adjoint  # the trace-cyclicity sweep, rule by rule
+
+
+@pytest.mark.parametrize("f, wrt, raw", [
+    ("norm2(X*w - y)^2", "w", "2*(X'*(X*w - y))"),
+    ("sin(x'*A*x)", "x", "cos(x'*A*x)*(A'*x) + cos(x'*A*x)*A*x"),
+])
+def test_the_identification_line_has_no_transposed_row(f, wrt, raw):
+    """The sweep passes a cotangent through a transpose as the simplifier would write it
+    ((s*x'*A')' is s*A*x), so the raw gradient is not re-expanded into transposed rows."""
+    d = matcalc.diff(f, wrt)
+    (step,) = [s for s in d.steps if s.stage == "identify" and s.check == "identify"]
+    assert to_text(step.after) == raw
 
 
 def test_steps_are_numerically_true():
