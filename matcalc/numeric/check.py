@@ -259,8 +259,9 @@ def verdict(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None
             if not error <= tolerance:  # one step size may be the culprit: extrapolate to step 0
                 better, bound = extrapolated_difference(at, x, symmetric=d.wrt.kind == "symmetric")
                 error = min(error, relative_error(got, better))
-                if not error <= tolerance:
-                    resolution = max(resolution, relative_error(better + bound, better))
+                if not error <= tolerance and np.all(np.isfinite(bound)):   # no estimate: no excuse either
+                    resolution = max(resolution, float(np.max(bound, initial=0.0))
+                                     / max(1.0, float(np.max(np.abs(better), initial=0.0))))
             worst = max(worst, error)
     sizes = points[-1][1]
     where = ", ".join(f"{k}={v}" for k, v in sizes.items())

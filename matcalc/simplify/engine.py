@@ -23,7 +23,8 @@ from matcalc.simplify.terms import is_zero, matrix_product  # noqa: F401  (is_ze
 #: op → the rules tried on it, phase by phase (fold, canonical, collect, structured)
 SIMPLIFY_RULES: dict[str, list] = {op: rules_for(op) for op in {op for table in PHASE_RULES.values() for op in table}}
 _NONE: list = []
-#: (op, argument ops…) → the rules that can fire there (their ``given``), filled as nodes are met
+#: (op, argument ops…) → the rules that can fire there (their ``given``), filled from
+#: SIMPLIFY_RULES as nodes are met (code that puts other functions into SIMPLIFY_RULES clears it)
 _TRIED: dict[tuple, list] = {}
 #: False: try every rule of the op, as tests/test_simplify.py does to check the ``given``s
 DISPATCH = True
