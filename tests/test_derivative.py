@@ -241,3 +241,15 @@ def test_cli_diff_error_has_caret_and_status_2():
     out = run_cli("diff", "x'*A*", "--wrt", "x")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "ParseError: an operand is missing" in out.stderr and "x'*A*\n     ^" in out.stderr
+
+
+def test_a_zero_vec_form_jacobian_keeps_its_layout():
+    """(A .* B - B .* A)*x is 0: its Jacobian w.r.t. A simplifies to the n × n·m zero of the vec
+    form, which evaluates to f.shape + A.shape like any other vec form (a fuzz find: the "zero"
+    form had returned the n × n·m array as it stands)."""
+    d = matcalc.diff("(A .* B - B .* A)*x", "A", {"A": "matrix(n,m)", "B": "matrix(n,m)", "x": "vector(m)"})
+    assert d.form == "vec" and str(d) == "matrix(0, n, m*n)"
+    rng = np.random.default_rng(0)
+    got = d.evaluate({"A": rng.normal(size=(3, 2)), "B": rng.normal(size=(3, 2)), "x": rng.normal(size=2)})
+    assert got.shape == (3, 3, 2) and not got.any()
+    assert matcalc.check("(A .* B - B .* A)*x", "A") == 0

@@ -362,7 +362,7 @@ def _first_derivative(fn: Node, x: Var, record: Derivation, taken: set, k: int, 
         record.add(Step("identify", SYMMETRIZED, k, df, raw_g, check="identify", wrt=x, direction=dx, form=form))
     final, trace = simplify_traced(raw_g, known=known)
     _record_rewrites(record, trace, "simplify", k, raw_g)
-    if is_zero(final):
+    if is_zero(final) and form != "vec":   # a zero J of the vec form keeps its layout (|F| × |X|, not F × X)
         form = "zero"
     record.add(Step("result", RESULT, k, raw_g, final, wrt=x, form=form))
     if form != "zero":
