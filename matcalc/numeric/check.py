@@ -160,6 +160,16 @@ def ridders(fn, x, e, step, shrink, levels):
     return best, best_err
 
 
+def resolved_to(estimate, bound) -> float:
+    """The relative error finite differences resolve ``estimate`` to, given its absolute error
+    ``bound`` (as :func:`relative_error` scales); 0 when a bound is not finite (no estimate: no
+    excuse either), so that no disagreement is called inconclusive for want of one."""
+    bound = np.asarray(bound, dtype=float)
+    if not np.all(np.isfinite(bound)):
+        return 0.0
+    return float(np.max(bound, initial=0.0)) / max(1.0, float(np.max(np.abs(estimate), initial=0.0)))
+
+
 def relative_error(got, want) -> float:
     """max |got − want| / max(1, max |want|)."""
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
@@ -259,9 +269,8 @@ def verdict(f, wrt, decls=None, order: int = 1, values: Optional[Mapping] = None
             if not error <= tolerance:  # one step size may be the culprit: extrapolate to step 0
                 better, bound = extrapolated_difference(at, x, symmetric=d.wrt.kind == "symmetric")
                 error = min(error, relative_error(got, better))
-                if not error <= tolerance and np.all(np.isfinite(bound)):   # no estimate: no excuse either
-                    resolution = max(resolution, float(np.max(bound, initial=0.0))
-                                     / max(1.0, float(np.max(np.abs(better), initial=0.0))))
+                if not error <= tolerance:
+                    resolution = max(resolution, resolved_to(better, bound))
             worst = max(worst, error)
     sizes = points[-1][1]
     where = ", ".join(f"{k}={v}" for k, v in sizes.items())

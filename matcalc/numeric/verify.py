@@ -19,7 +19,8 @@ import numpy as np
 from matcalc.derivation import Step, Verdict
 from matcalc.errors import EvaluationError, MatcalcError
 from matcalc.ir.nodes import Node, Var, postorder_all
-from matcalc.numeric.check import INCONCLUSIVE, extrapolated_derivative, dimension_sizes, finite_point, random_values, relative_error
+from matcalc.numeric.check import (INCONCLUSIVE, extrapolated_derivative, dimension_sizes, finite_point, random_values,
+                                   relative_error, resolved_to)
 from matcalc.numeric.evaluate import bind, node_value, to_user
 from matcalc.numeric.layout import multilinear_entries, unvec
 
@@ -182,8 +183,8 @@ def _first_order(step: Step, at: _Point, moved: dict) -> float:
         better, bound = extrapolated_derivative(along, np.array(0.0), np.array(1.0), scale)
         if better is not None:
             error = min(error, relative_error(want, better))
-            resolution = bound / max(1.0, float(np.max(np.abs(better), initial=0.0)))
-            if not error <= FIRST_ORDER_TOLERANCE and np.isfinite(resolution) and error <= INCONCLUSIVE * resolution:
+            resolution = resolved_to(better, bound)
+            if not error <= FIRST_ORDER_TOLERANCE and error <= INCONCLUSIVE * resolution:
                 # as check's INCONCLUSIVE: no verdict here either way; another point is tried
                 raise EvaluationError(f"finite differences resolve this step only to {resolution:.0e} here (the "
                                       "rounding of its values swamps the change a step makes)")

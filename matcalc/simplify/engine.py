@@ -39,6 +39,8 @@ def rules_to_try(node: Node) -> list:
     if rules is None:
         rules = _TRIED[key] = rules_given(SIMPLIFY_RULES.get(key[0], _NONE), key[1:])
     return rules
+
+
 #: rules the pass applies to the whole expression before the per-node rules (not keyed by op)
 PASS_RULES = (collect.shared_suffix_out,)
 
